@@ -1,0 +1,614 @@
+// Implementation of core/connection.h.
+#include "core/connection.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "util/log.h"
+
+namespace softndk::core {
+
+using transport::ConnectionParams;
+using transport::SockAddr;
+
+namespace {
+// ProviderDisconnectReason values (project-defined, docs/architecture.md).
+constexpr ULONG kReasonGraceful = 1;
+constexpr ULONG kReasonAbort = 2;
+
+std::vector<std::byte> bytes_of(const void* data, ULONG length) {
+  auto* p = static_cast<const std::byte*>(data);
+  return std::vector<std::byte>(p, p + (data != nullptr ? length : 0));
+}
+}  // namespace
+
+NTSTATUS copy_address(const SockAddr& address, sockaddr* out, ULONG* length) {
+  if (length == nullptr) return STATUS_INVALID_PARAMETER;
+  ULONG needed = address.length();
+  if (out == nullptr || *length < needed) {
+    *length = needed;
+    return STATUS_BUFFER_TOO_SMALL;
+  }
+  std::memcpy(out, address.raw(), needed);
+  *length = needed;
+  return STATUS_SUCCESS;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Connector
+
+Connector::Connector(Adapter* adapter)
+    : Object(adapter, NdkObjectTypeConnector, adapter->tables().connector) {}
+
+Connector::Connector(Listener* listener, transport::ConnectionPtr connection,
+                     const ConnectionParams& request)
+    : Object(listener->adapter(), NdkObjectTypeConnector, listener->adapter()->tables().connector),
+      state_(State::Incoming),
+      listener_(listener),
+      endpoint_(listener->endpoint()),
+      connection_(std::move(connection)) {
+  listener_->add_ref();  // the listener is our antecedent
+  const NDK_ADAPTER_INFO& info = adapter()->info();
+  peer_data_ = request.private_data;
+  peer_data_max_ = info.MaxCallerData;
+  peer_inbound_ = request.inbound_read_limit;
+  peer_outbound_ = request.outbound_read_limit;
+  effective_inbound_ = std::min(peer_outbound_, info.MaxInboundReadLimit);
+  effective_outbound_ = std::min(peer_inbound_, info.MaxOutboundReadLimit);
+  have_connection_data_ = true;
+  connection_->set_events(this);
+}
+
+void Connector::begin_pending(Pending& pending, NDK_FN_REQUEST_COMPLETION completion,
+                              void* context) {
+  add_ref();
+  pending.completion = completion;
+  pending.context = context;
+  pending.active = true;
+}
+
+Connector::Pending Connector::take(Pending& pending) {
+  Pending taken = pending;
+  pending = Pending{};
+  return taken;
+}
+
+void Connector::finish_pending(Pending& taken, NTSTATUS status) {
+  if (!taken.active) return;
+  if (taken.completion != nullptr) taken.completion(taken.context, status);
+  release();
+}
+
+void Connector::arm_timeout(State expected, uint64_t generation) {
+  add_ref();
+  adapter()->dispatcher().post_after(adapter()->config().connect_timeout_ms, [this, expected,
+                                                                             generation] {
+    Pending taken;
+    {
+      std::lock_guard lock(mutex_);
+      if (state_ == expected && generation_ == generation) {
+        state_ = State::Done;
+        ++generation_;
+        taken = take(expected == State::Connecting      ? connect_
+                     : expected == State::Disconnecting ? disconnect_
+                                                        : accept_);
+      }
+    }
+    if (taken.active) {
+      if (connection_ != nullptr) connection_->cancel();
+      if (expected == State::Disconnecting && qp_ != nullptr) qp_->abort_connection();
+      if (expected != State::Disconnecting) detach_qp();
+      finish_pending(taken, STATUS_IO_TIMEOUT);
+    }
+    release();
+  });
+}
+
+void Connector::detach_qp() {
+  Qp* qp = nullptr;
+  {
+    std::lock_guard lock(mutex_);
+    qp = qp_;
+  }
+  if (qp != nullptr) qp->setup_failed(this);
+}
+
+NTSTATUS Connector::connect(Qp* qp, const sockaddr* source, ULONG source_length,
+                            SharedEndpoint* shared, const sockaddr* destination,
+                            ULONG destination_length, ULONG inbound_limit, ULONG outbound_limit,
+                            const void* private_data, ULONG private_data_length,
+                            NDK_FN_REQUEST_COMPLETION completion, void* context) {
+  const NDK_ADAPTER_INFO& info = adapter()->info();
+  if (private_data_length > info.MaxCallerData) return STATUS_INVALID_BUFFER_SIZE;
+  if (private_data_length != 0 && private_data == nullptr) return STATUS_INVALID_PARAMETER;
+  if (qp == nullptr || qp->adapter() != adapter()) return STATUS_INVALID_PARAMETER;
+  SockAddr destination_address;
+  if (!destination_address.assign(destination, destination_length) ||
+      destination_address.is_wildcard() || destination_address.port() == 0)
+    return STATUS_INVALID_PARAMETER;
+  SockAddr source_address;
+  if (shared == nullptr) {
+    if (!source_address.assign(source, source_length)) return STATUS_INVALID_PARAMETER;
+    if (source_address.family() != destination_address.family()) return STATUS_INVALID_PARAMETER;
+  } else if (shared->adapter() != adapter() ||
+             shared->endpoint()->address().family() != destination_address.family()) {
+    return STATUS_INVALID_PARAMETER;
+  }
+  {
+    std::lock_guard lock(mutex_);
+    if (state_ != State::Idle) return STATUS_INVALID_DEVICE_STATE;
+  }
+  if (!qp->attach(this)) return STATUS_CONNECTION_ACTIVE;
+  transport::EndpointRef endpoint;
+  NTSTATUS status = STATUS_SUCCESS;
+  if (shared != nullptr) {
+    endpoint = shared->endpoint();
+  } else {
+    status = adapter()->transport().bind(source_address, transport::EndpointUse::Connector,
+                                         &endpoint);
+  }
+  if (status != STATUS_SUCCESS) {
+    qp->setup_failed(this);
+    return status;
+  }
+  ConnectionParams request;
+  request.inbound_read_limit = own_inbound_ = std::min(inbound_limit, info.MaxInboundReadLimit);
+  request.outbound_read_limit = own_outbound_ =
+      std::min(outbound_limit, info.MaxOutboundReadLimit);
+  request.private_data = bytes_of(private_data, private_data_length);
+  uint64_t generation;
+  {
+    std::lock_guard lock(mutex_);
+    qp_ = qp;
+    qp_->add_ref();  // the QP is our antecedent from now on
+    if (shared != nullptr) {
+      shared_ = shared;
+      shared_->add_ref();
+    }
+    endpoint_ = endpoint;
+    state_ = State::Connecting;
+    generation = ++generation_;
+    begin_pending(connect_, completion, context);
+  }
+  transport::ConnectionPtr connection;
+  status = adapter()->transport().connect(endpoint, destination_address, request, this,
+                                          &connection);
+  if (status != STATUS_SUCCESS) {
+    Pending taken;
+    {
+      std::lock_guard lock(mutex_);
+      state_ = State::Done;
+      taken = take(connect_);
+    }
+    qp->setup_failed(this);
+    release();  // the pending reference; no callback for an inline failure
+    return status;
+  }
+  {
+    std::lock_guard lock(mutex_);
+    connection_ = connection;
+  }
+  arm_timeout(State::Connecting, generation);
+  return STATUS_PENDING;
+}
+
+void Connector::on_reply(const ConnectionParams& peer) {
+  Pending taken;
+  {
+    std::lock_guard lock(mutex_);
+    if (state_ != State::Connecting) return;
+    const NDK_ADAPTER_INFO& info = adapter()->info();
+    state_ = State::ConnectReplied;
+    ++generation_;
+    peer_data_ = peer.private_data;
+    peer_data_max_ = info.MaxCalleeData;
+    peer_inbound_ = peer.inbound_read_limit;
+    peer_outbound_ = peer.outbound_read_limit;
+    effective_outbound_ = std::min(own_outbound_, peer_inbound_);
+    effective_inbound_ = std::min(own_inbound_, peer_outbound_);
+    have_connection_data_ = true;
+    taken = take(connect_);
+  }
+  qp_->prepare(connection_, effective_inbound_, effective_outbound_);
+  finish_pending(taken, STATUS_SUCCESS);
+}
+
+void Connector::on_connect_failed(NTSTATUS status, std::vector<std::byte> reject_data) {
+  Pending taken;
+  {
+    std::lock_guard lock(mutex_);
+    if (state_ != State::Connecting) return;
+    state_ = State::Done;
+    ++generation_;
+    if (status == STATUS_CONNECTION_REFUSED) {
+      peer_data_ = std::move(reject_data);
+      peer_data_max_ = adapter()->info().MaxCalleeData;
+      have_connection_data_ = true;
+    }
+    taken = take(connect_);
+  }
+  detach_qp();
+  finish_pending(taken, status);
+}
+
+NTSTATUS Connector::complete_connect(NDK_FN_DISCONNECT_EVENT_CALLBACK event,
+                                     NDK_FN_DISCONNECT_EVENT_CALLBACK_EX event_ex,
+                                     void* event_context, NDK_FN_REQUEST_COMPLETION completion,
+                                     void* context) {
+  transport::ConnectionPtr connection;
+  {
+    std::lock_guard lock(mutex_);
+    if (state_ != State::ConnectReplied) return STATUS_CONNECTION_INVALID;
+    if (peer_gave_up_) {
+      state_ = State::Done;
+      connection = nullptr;
+    } else {
+      connection = connection_;
+      disconnect_event_ = event;
+      disconnect_event_ex_ = event_ex;
+      disconnect_event_context_ = event_context;
+    }
+  }
+  if (connection == nullptr) {
+    detach_qp();
+    return STATUS_CONNECTION_ABORTED;
+  }
+  NTSTATUS status = connection->complete(qp_);
+  {
+    std::lock_guard lock(mutex_);
+    state_ = status == STATUS_SUCCESS ? State::Connected : State::Done;
+    have_connection_data_ = false;
+  }
+  if (status != STATUS_SUCCESS) {
+    detach_qp();
+    return status;
+  }
+  qp_->connected();
+  return adapter()->finish_request(this, STATUS_SUCCESS, completion, context);
+}
+
+NTSTATUS Connector::accept(Qp* qp, ULONG inbound_limit, ULONG outbound_limit,
+                           const void* private_data, ULONG private_data_length,
+                           NDK_FN_DISCONNECT_EVENT_CALLBACK event,
+                           NDK_FN_DISCONNECT_EVENT_CALLBACK_EX event_ex, void* event_context,
+                           NDK_FN_REQUEST_COMPLETION completion, void* context) {
+  const NDK_ADAPTER_INFO& info = adapter()->info();
+  if (private_data_length > info.MaxCalleeData) return STATUS_INVALID_BUFFER_SIZE;
+  if (private_data_length != 0 && private_data == nullptr) return STATUS_INVALID_PARAMETER;
+  if (qp == nullptr || qp->adapter() != adapter()) return STATUS_INVALID_PARAMETER;
+  {
+    std::lock_guard lock(mutex_);
+    if (state_ != State::Incoming) return STATUS_INVALID_DEVICE_STATE;
+    if (peer_gave_up_) {
+      state_ = State::Done;
+      return STATUS_CONNECTION_ABORTED;
+    }
+  }
+  if (!qp->attach(this)) return STATUS_CONNECTION_ACTIVE;
+  ConnectionParams reply;
+  reply.inbound_read_limit = std::min({inbound_limit, info.MaxInboundReadLimit, peer_outbound_});
+  reply.outbound_read_limit =
+      std::min({outbound_limit, info.MaxOutboundReadLimit, peer_inbound_});
+  reply.private_data = bytes_of(private_data, private_data_length);
+  uint64_t generation;
+  {
+    std::lock_guard lock(mutex_);
+    qp_ = qp;
+    qp_->add_ref();
+    effective_inbound_ = reply.inbound_read_limit;
+    effective_outbound_ = reply.outbound_read_limit;
+    disconnect_event_ = event;
+    disconnect_event_ex_ = event_ex;
+    disconnect_event_context_ = event_context;
+    state_ = State::Accepting;
+    have_connection_data_ = false;
+    generation = ++generation_;
+    begin_pending(accept_, completion, context);
+  }
+  qp->prepare(connection_, effective_inbound_, effective_outbound_);
+  NTSTATUS status = connection_->accept(reply, qp);
+  if (status != STATUS_SUCCESS) {
+    {
+      std::lock_guard lock(mutex_);
+      state_ = State::Done;
+      take(accept_);
+    }
+    qp->setup_failed(this);
+    release();
+    return status;
+  }
+  arm_timeout(State::Accepting, generation);
+  return STATUS_PENDING;
+}
+
+void Connector::on_established() {
+  Pending taken;
+  {
+    std::lock_guard lock(mutex_);
+    if (state_ != State::Accepting) return;
+    state_ = State::Connected;
+    ++generation_;
+    taken = take(accept_);
+  }
+  qp_->connected();
+  finish_pending(taken, STATUS_SUCCESS);
+}
+
+void Connector::on_setup_aborted(NTSTATUS status) {
+  Pending taken;
+  {
+    std::lock_guard lock(mutex_);
+    if (state_ == State::Accepting) {
+      state_ = State::Done;
+      ++generation_;
+      taken = take(accept_);
+    } else if (state_ == State::Incoming || state_ == State::ConnectReplied) {
+      peer_gave_up_ = true;  // a later accept/reject/complete fails with CONNECTION_ABORTED
+      peer_gave_up_status_ = status;
+      return;
+    } else {
+      return;
+    }
+  }
+  detach_qp();
+  finish_pending(taken, status);
+}
+
+NTSTATUS Connector::reject(const void* private_data, ULONG private_data_length) {
+  if (private_data_length > adapter()->info().MaxCalleeData) return STATUS_INVALID_BUFFER_SIZE;
+  if (private_data_length != 0 && private_data == nullptr) return STATUS_INVALID_PARAMETER;
+  transport::ConnectionPtr connection;
+  bool active;
+  {
+    std::lock_guard lock(mutex_);
+    if (state_ != State::Incoming && state_ != State::ConnectReplied)
+      return STATUS_INVALID_DEVICE_STATE;
+    active = state_ == State::ConnectReplied;
+    bool gave_up = peer_gave_up_;
+    state_ = State::Done;
+    have_connection_data_ = false;
+    if (gave_up) {
+      if (active) {
+        // Nothing to decline any more.
+      }
+      connection = nullptr;
+    } else {
+      connection = connection_;
+    }
+  }
+  if (connection == nullptr) {
+    if (active) detach_qp();
+    return STATUS_CONNECTION_ABORTED;
+  }
+  NTSTATUS status = connection->reject(
+      active ? std::span<const std::byte>{}
+             : std::span<const std::byte>(static_cast<const std::byte*>(private_data),
+                                          private_data != nullptr ? private_data_length : 0));
+  if (active) detach_qp();
+  return status;
+}
+
+NTSTATUS Connector::connection_data(ULONG* inbound_limit, ULONG* outbound_limit,
+                                    void* private_data, ULONG* private_data_length) {
+  std::lock_guard lock(mutex_);
+  if (!have_connection_data_) return STATUS_CONNECTION_INVALID;
+  if (inbound_limit != nullptr) *inbound_limit = effective_inbound_;
+  if (outbound_limit != nullptr) *outbound_limit = effective_outbound_;
+  if (private_data_length == nullptr) return STATUS_SUCCESS;
+  // RDS: the direction's maximum, the received bytes followed by zeros (ndkpi.md 2.11.6).
+  ULONG rds = peer_data_max_;
+  if (private_data == nullptr) {
+    if (*private_data_length != 0) return STATUS_INVALID_PARAMETER;
+    *private_data_length = rds;
+    return STATUS_SUCCESS;
+  }
+  ULONG copy = std::min(*private_data_length, rds);
+  auto* out = static_cast<std::byte*>(private_data);
+  size_t from_peer = std::min<size_t>(copy, peer_data_.size());
+  std::memcpy(out, peer_data_.data(), from_peer);
+  std::memset(out + from_peer, 0, copy - from_peer);
+  NTSTATUS status = *private_data_length < rds ? STATUS_BUFFER_TOO_SMALL : STATUS_SUCCESS;
+  *private_data_length = rds;
+  return status;
+}
+
+NTSTATUS Connector::local_address(sockaddr* address, ULONG* length) {
+  transport::ConnectionPtr connection;
+  {
+    std::lock_guard lock(mutex_);
+    if (state_ == State::Idle || state_ == State::Connecting || connection_ == nullptr)
+      return STATUS_CONNECTION_INVALID;
+    connection = connection_;
+  }
+  return copy_address(connection->local_address(), address, length);
+}
+
+NTSTATUS Connector::peer_address(sockaddr* address, ULONG* length) {
+  transport::ConnectionPtr connection;
+  {
+    std::lock_guard lock(mutex_);
+    if (state_ == State::Idle || state_ == State::Connecting || connection_ == nullptr)
+      return STATUS_CONNECTION_INVALID;
+    connection = connection_;
+  }
+  return copy_address(connection->peer_address(), address, length);
+}
+
+NTSTATUS Connector::disconnect(NDK_FN_REQUEST_COMPLETION completion, void* context) {
+  uint64_t generation;
+  {
+    std::lock_guard lock(mutex_);
+    if (state_ != State::Connected) return STATUS_CONNECTION_INVALID;
+    state_ = State::Disconnecting;
+    local_teardown_ = true;
+    generation = ++generation_;
+    begin_pending(disconnect_, completion, context);
+  }
+  arm_timeout(State::Disconnecting, generation);
+  qp_->disconnect();
+  return STATUS_PENDING;
+}
+
+void Connector::qp_link_closed(bool graceful, bool local) {
+  Pending taken;
+  bool fire = false;
+  {
+    std::lock_guard lock(mutex_);
+    if (state_ == State::Disconnecting && local) {
+      state_ = State::Done;
+      ++generation_;
+      taken = take(disconnect_);
+    } else if (!local_teardown_ && !disconnect_event_fired_ && !closing()) {
+      disconnect_event_fired_ = true;
+      fire = true;
+    }
+  }
+  finish_pending(taken, graceful ? STATUS_SUCCESS : STATUS_CONNECTION_ABORTED);
+  if (fire) fire_disconnect_event(graceful ? kReasonGraceful : kReasonAbort);
+}
+
+void Connector::fire_disconnect_event(ULONG reason) {
+  if (disconnect_event_ex_ != nullptr) {
+    disconnect_event_ex_(disconnect_event_context_, reason);
+  } else if (disconnect_event_ != nullptr) {
+    disconnect_event_(disconnect_event_context_);
+  }
+}
+
+void Connector::on_close() {
+  Pending connect, accept, disconnect;
+  State state;
+  transport::ConnectionPtr connection;
+  {
+    std::lock_guard lock(mutex_);
+    state = state_;
+    local_teardown_ = true;
+    ++generation_;
+    state_ = State::Done;
+    connect = take(connect_);
+    accept = take(accept_);
+    disconnect = take(disconnect_);
+    connection = connection_;
+  }
+  if (state == State::Incoming && connection != nullptr) {
+    connection->reject({});  // never accepted: the requester is refused
+  } else if ((state == State::Connected || state == State::Disconnecting) && qp_ != nullptr) {
+    qp_->abort_connection();  // closing a connected connector is abortive
+  }
+  if (connection != nullptr) connection->cancel();
+  if (qp_ != nullptr) {
+    if (state == State::Connecting || state == State::ConnectReplied ||
+        state == State::Accepting) {
+      qp_->setup_failed(this);
+    }
+    qp_->detach(this);
+  }
+  // Pending requests end before the close completes (ndkpi.md 1.5 rule 7).
+  auto cancel = [this](Pending p) {
+    if (!p.active) return;
+    adapter()->dispatcher().post([this, p]() mutable { finish_pending(p, STATUS_CANCELLED); });
+  };
+  cancel(connect);
+  cancel(accept);
+  cancel(disconnect);
+}
+
+void Connector::on_destroy() {
+  if (connection_ != nullptr) connection_->cancel();
+  connection_.reset();
+  endpoint_.reset();
+  if (qp_ != nullptr) qp_->release();
+  if (shared_ != nullptr) shared_->release();
+  if (listener_ != nullptr) listener_->release();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Listener
+
+Listener::Listener(Adapter* adapter, NDK_FN_CONNECT_EVENT_CALLBACK callback, void* context)
+    : Object(adapter, NdkObjectTypeListener, adapter->tables().listener),
+      callback_(callback),
+      callback_context_(context) {}
+
+NTSTATUS Listener::listen(const sockaddr* address, ULONG length,
+                          NDK_FN_REQUEST_COMPLETION completion, void* context) {
+  SockAddr local;
+  if (!local.assign(address, length)) return STATUS_INVALID_PARAMETER;
+  std::lock_guard lock(mutex_);
+  if (endpoint_ != nullptr) return STATUS_INVALID_DEVICE_STATE;
+  transport::EndpointRef endpoint;
+  NTSTATUS status =
+      adapter()->transport().bind(local, transport::EndpointUse::Listener, &endpoint);
+  if (status != STATUS_SUCCESS) return status;
+  status = endpoint->listen(this);
+  if (status != STATUS_SUCCESS) return status;
+  endpoint_ = endpoint;
+  return adapter()->finish_request(this, STATUS_SUCCESS, completion, context);
+}
+
+NTSTATUS Listener::local_address(sockaddr* address, ULONG* length) {
+  transport::EndpointRef endpoint;
+  {
+    std::lock_guard lock(mutex_);
+    endpoint = endpoint_;
+  }
+  if (endpoint == nullptr) return STATUS_INVALID_DEVICE_STATE;
+  return copy_address(endpoint->address(), address, length);
+}
+
+void Listener::control(bool pause) {
+  paused_.store(pause, std::memory_order_seq_cst);
+  if (pause && !adapter()->dispatcher().on_dispatcher_thread()) {
+    // No connect event may start after this returns: wait out one that is starting.
+    while (in_event_.load(std::memory_order_seq_cst)) std::this_thread::yield();
+  }
+}
+
+bool Listener::on_request(transport::ConnectionPtr connection, const ConnectionParams& request) {
+  in_event_.store(true, std::memory_order_seq_cst);
+  if (paused_.load(std::memory_order_seq_cst) || closing()) {
+    in_event_.store(false, std::memory_order_seq_cst);
+    return false;  // as if nobody listened: the requester is refused
+  }
+  auto* connector = new Connector(this, std::move(connection), request);
+  callback_(callback_context_, connector->as_public<NDK_CONNECTOR>());
+  in_event_.store(false, std::memory_order_seq_cst);
+  return true;
+}
+
+void Listener::on_close() {
+  transport::EndpointRef endpoint;
+  {
+    std::lock_guard lock(mutex_);
+    endpoint = endpoint_;
+  }
+  // New requests are refused from now on (ndkpi.md 4.5.4); the endpoint itself lives on while
+  // accepted connectors hold it.
+  if (endpoint != nullptr) endpoint->stop_listening();
+  std::lock_guard lock(mutex_);
+  endpoint_.reset();
+}
+
+// ---------------------------------------------------------------------------------------------
+// SharedEndpoint
+
+SharedEndpoint::SharedEndpoint(Adapter* adapter, transport::EndpointRef endpoint)
+    : Object(adapter, NdkObjectTypeSharedEndpoint, adapter->tables().shared_endpoint),
+      endpoint_(std::move(endpoint)) {}
+
+NTSTATUS SharedEndpoint::create(Adapter* adapter, const sockaddr* address, ULONG length,
+                                SharedEndpoint** out) {
+  SockAddr local;
+  if (!local.assign(address, length)) return STATUS_INVALID_PARAMETER;
+  transport::EndpointRef endpoint;
+  NTSTATUS status = adapter->transport().bind(local, transport::EndpointUse::Shared, &endpoint);
+  if (status != STATUS_SUCCESS) return status;
+  *out = new SharedEndpoint(adapter, std::move(endpoint));
+  return STATUS_SUCCESS;
+}
+
+NTSTATUS SharedEndpoint::local_address(sockaddr* address, ULONG* length) {
+  return copy_address(endpoint_->address(), address, length);
+}
+
+}  // namespace softndk::core

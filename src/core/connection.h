@@ -1,0 +1,144 @@
+// Connection management (ndkpi.md 2.10-2.12, 4.5): connectors (active and passive state
+// machines, private data, read-limit negotiation, disconnect and the one-time disconnect
+// event), listeners (connect events, pause) and shared endpoints. Transport-neutral: the wire
+// form of each leg belongs to the transport behind transport::Connection.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <mutex>
+#include <vector>
+
+#include "core/adapter.h"
+#include "core/object.h"
+#include "core/qp.h"
+#include "transport/transport.h"
+
+namespace softndk::core {
+
+class Listener;
+class SharedEndpoint;
+
+class Connector final : public Object, public transport::ConnectionEvents {
+ public:
+  explicit Connector(Adapter* adapter);  // NdkCreateConnector
+  Connector(Listener* listener, transport::ConnectionPtr connection,
+            const transport::ConnectionParams& request);  // delivered by a listener
+
+  NTSTATUS connect(Qp* qp, const sockaddr* source, ULONG source_length, SharedEndpoint* shared,
+                   const sockaddr* destination, ULONG destination_length, ULONG inbound_limit,
+                   ULONG outbound_limit, const void* private_data, ULONG private_data_length,
+                   NDK_FN_REQUEST_COMPLETION completion, void* context);
+  NTSTATUS complete_connect(NDK_FN_DISCONNECT_EVENT_CALLBACK event,
+                            NDK_FN_DISCONNECT_EVENT_CALLBACK_EX event_ex, void* event_context,
+                            NDK_FN_REQUEST_COMPLETION completion, void* context);
+  NTSTATUS accept(Qp* qp, ULONG inbound_limit, ULONG outbound_limit, const void* private_data,
+                  ULONG private_data_length, NDK_FN_DISCONNECT_EVENT_CALLBACK event,
+                  NDK_FN_DISCONNECT_EVENT_CALLBACK_EX event_ex, void* event_context,
+                  NDK_FN_REQUEST_COMPLETION completion, void* context);
+  NTSTATUS reject(const void* private_data, ULONG private_data_length);
+  NTSTATUS connection_data(ULONG* inbound_limit, ULONG* outbound_limit, void* private_data,
+                           ULONG* private_data_length);
+  NTSTATUS local_address(sockaddr* address, ULONG* length);
+  NTSTATUS peer_address(sockaddr* address, ULONG* length);
+  NTSTATUS disconnect(NDK_FN_REQUEST_COMPLETION completion, void* context);
+
+  // From the queue pair (event thread): the link closed. local: our own disconnect ended.
+  void qp_link_closed(bool graceful, bool local);
+
+  // transport::ConnectionEvents (event thread)
+  void on_reply(const transport::ConnectionParams& peer) override;
+  void on_connect_failed(NTSTATUS status, std::vector<std::byte> reject_data) override;
+  void on_established() override;
+  void on_setup_aborted(NTSTATUS status) override;
+
+ private:
+  enum class State {
+    Idle,
+    Connecting,
+    ConnectReplied,
+    Incoming,
+    Accepting,
+    Connected,
+    Disconnecting,
+    Done,  // failed, rejected, disconnected: terminal
+  };
+  struct Pending {
+    NDK_FN_REQUEST_COMPLETION completion = nullptr;
+    void* context = nullptr;
+    bool active = false;
+  };
+
+  void on_close() override;
+  void on_destroy() override;
+  // Starts a pending request (takes a reference) / finishes it on the event thread.
+  void begin_pending(Pending& pending, NDK_FN_REQUEST_COMPLETION completion, void* context);
+  void finish_pending(Pending& pending, NTSTATUS status);  // call with mutex_ NOT held
+  Pending take(Pending& pending);
+  void fire_disconnect_event(ULONG reason);
+  void arm_timeout(State expected, uint64_t generation);
+  void detach_qp();
+
+  std::mutex mutex_;
+  State state_ = State::Idle;
+  uint64_t generation_ = 0;  // invalidates timers of earlier states
+  Qp* qp_ = nullptr;         // referenced while set (QP is our antecedent)
+  Listener* listener_ = nullptr;
+  SharedEndpoint* shared_ = nullptr;
+  transport::EndpointRef endpoint_;
+  transport::ConnectionPtr connection_;
+  std::vector<std::byte> peer_data_;
+  uint32_t peer_data_max_ = 0;  // RDS for peer_data_
+  uint32_t peer_inbound_ = 0, peer_outbound_ = 0;
+  uint32_t own_inbound_ = 0, own_outbound_ = 0;
+  uint32_t effective_inbound_ = 0, effective_outbound_ = 0;
+  bool have_connection_data_ = false;
+  bool peer_gave_up_ = false;
+  NTSTATUS peer_gave_up_status_ = STATUS_CONNECTION_ABORTED;
+  Pending connect_, accept_, disconnect_;
+  NDK_FN_DISCONNECT_EVENT_CALLBACK disconnect_event_ = nullptr;
+  NDK_FN_DISCONNECT_EVENT_CALLBACK_EX disconnect_event_ex_ = nullptr;
+  void* disconnect_event_context_ = nullptr;
+  bool disconnect_event_fired_ = false;
+  bool local_teardown_ = false;  // our consumer disconnected or closed: no event
+};
+
+class Listener final : public Object, public transport::ListenEvents {
+ public:
+  Listener(Adapter* adapter, NDK_FN_CONNECT_EVENT_CALLBACK callback, void* context);
+  NTSTATUS listen(const sockaddr* address, ULONG length, NDK_FN_REQUEST_COMPLETION completion,
+                  void* context);
+  NTSTATUS local_address(sockaddr* address, ULONG* length);
+  void control(bool pause);
+  const transport::EndpointRef& endpoint() const { return endpoint_; }
+
+  // transport::ListenEvents
+  bool on_request(transport::ConnectionPtr connection,
+                  const transport::ConnectionParams& request) override;
+
+ private:
+  void on_close() override;
+  NDK_FN_CONNECT_EVENT_CALLBACK callback_;
+  void* callback_context_;
+  std::mutex mutex_;
+  transport::EndpointRef endpoint_;
+  std::atomic<bool> paused_{false};
+  std::atomic<bool> in_event_{false};
+};
+
+class SharedEndpoint final : public Object {
+ public:
+  static NTSTATUS create(Adapter* adapter, const sockaddr* address, ULONG length,
+                         SharedEndpoint** out);
+  NTSTATUS local_address(sockaddr* address, ULONG* length);
+  const transport::EndpointRef& endpoint() const { return endpoint_; }
+
+ private:
+  SharedEndpoint(Adapter* adapter, transport::EndpointRef endpoint);
+  transport::EndpointRef endpoint_;
+};
+
+// Writes `address` for an NDK address query (STATUS_BUFFER_TOO_SMALL with the size).
+NTSTATUS copy_address(const transport::SockAddr& address, sockaddr* out, ULONG* length);
+
+}  // namespace softndk::core

@@ -1,0 +1,71 @@
+// Completion queue (ndkpi.md 2.4, 4.1): a ring of results filled by any number of producers
+// (queue pairs on any thread) and drained by one serialized consumer; arming, notification and
+// interrupt moderation; resize; overrun, which kills the CQ and the queue pairs using it.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <vector>
+
+#include "core/adapter.h"
+#include "core/dispatcher.h"
+#include "core/object.h"
+#include "util/spin_lock.h"
+
+namespace softndk::core {
+
+class Cq final : public Object {
+ public:
+  static NTSTATUS create(Adapter* adapter, ULONG depth, NDK_FN_CQ_NOTIFICATION_CALLBACK callback,
+                         void* callback_context, Cq** out);
+
+  // Producer side. False when the CQ has failed (overrun now or earlier): the caller's queue
+  // pair must go to the error state. `solicited`: matches a SOLICITED arm (solicited receives
+  // and every error completion).
+  bool push(const NDK_RESULT_EX& result, bool solicited);
+  bool failed() const { return failed_.load(std::memory_order_acquire); }
+
+  // Consumer side (serialized by the consumer).
+  ULONG poll(NDK_RESULT* results, ULONG capacity);
+  ULONG poll_ex(NDK_RESULT_EX* results, ULONG capacity);
+  void arm(ULONG type);
+  NTSTATUS resize(ULONG depth, NDK_FN_REQUEST_COMPLETION completion, void* context);
+  NTSTATUS moderate(ULONG interval_us, ULONG count);
+
+ private:
+  Cq(Adapter* adapter, ULONG depth, NDK_FN_CQ_NOTIFICATION_CALLBACK callback, void* context);
+  void on_close() override;
+  static void run_notification(Task* task);
+  void notification_due_locked();  // the arm is satisfied: disarm and schedule (with moderation)
+  void schedule_now_locked();
+  template <class Out>
+  ULONG drain(Out* results, ULONG capacity);
+
+  static constexpr int kDisarmed = -1;
+
+  util::SpinLock lock_;
+  std::vector<NDK_RESULT_EX> ring_;
+  uint64_t head_ = 0;               // consumer position (under lock_)
+  std::atomic<uint64_t> tail_{0};   // producer position (written under lock_)
+  uint64_t last_solicited_ = 0;     // position+1 of the newest solicited entry
+  uint64_t notified_at_ = 0;        // tail_ when the last callback was invoked
+  int arm_rank_ = kDisarmed;        // 0 ERRORS < 1 SOLICITED < 2 ANY
+  bool error_unreported_ = false;
+  NTSTATUS error_status_ = STATUS_SUCCESS;
+  std::atomic<bool> failed_{false};
+  // Moderation (0 = none).
+  uint32_t moderation_interval_us_ = 0;
+  uint32_t moderation_count_ = 0;
+  bool due_ = false;               // satisfied, waiting for moderation to release it
+  uint32_t due_count_ = 0;         // completions since the arm was satisfied
+  uint64_t due_generation_ = 0;    // guards stale moderation timers
+
+  NDK_FN_CQ_NOTIFICATION_CALLBACK callback_;
+  void* callback_context_;
+  struct NotifyTask : Task {
+    Cq* cq;
+  } notify_task_;
+};
+
+}  // namespace softndk::core

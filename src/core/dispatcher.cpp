@@ -1,0 +1,101 @@
+// Implementation of core/dispatcher.h.
+#include "core/dispatcher.h"
+
+#include "core/progress.h"
+
+namespace softndk::core {
+
+Dispatcher::Dispatcher() : thread_([this] { loop(); }) {}
+
+Dispatcher::~Dispatcher() { stop(); }
+
+void Dispatcher::post(std::function<void()> work) {
+  {
+    std::lock_guard lock(mutex_);
+    functions_.push_back(std::move(work));
+  }
+  wake_.notify_one();
+}
+
+void Dispatcher::post_after(uint64_t delay_ms, std::function<void()> work) {
+  {
+    std::lock_guard lock(mutex_);
+    timers_.emplace(std::chrono::steady_clock::now() + std::chrono::milliseconds(delay_ms),
+                    std::move(work));
+  }
+  wake_.notify_one();
+}
+
+bool Dispatcher::post_task(Task* task) {
+  {
+    std::lock_guard lock(mutex_);
+    if (task->queued) return false;
+    task->queued = true;
+    task->next = nullptr;
+    if (tasks_tail_ != nullptr) {
+      tasks_tail_->next = task;
+    } else {
+      tasks_head_ = task;
+    }
+    tasks_tail_ = task;
+  }
+  wake_.notify_one();
+  return true;
+}
+
+void Dispatcher::stop() {
+  {
+    std::lock_guard lock(mutex_);
+    if (stopping_ && !thread_.joinable()) return;
+    stopping_ = true;
+  }
+  wake_.notify_one();
+  if (thread_.joinable()) thread_.join();
+}
+
+void Dispatcher::loop() {
+  std::unique_lock lock(mutex_);
+  for (;;) {
+    // Due timers first become ordinary work.
+    auto now = std::chrono::steady_clock::now();
+    while (!timers_.empty() && timers_.begin()->first <= now) {
+      functions_.push_back(std::move(timers_.begin()->second));
+      timers_.erase(timers_.begin());
+    }
+    if (tasks_head_ != nullptr) {
+      Task* task = tasks_head_;
+      tasks_head_ = task->next;
+      if (tasks_head_ == nullptr) tasks_tail_ = nullptr;
+      task->queued = false;
+      lock.unlock();
+      {
+        ProgressScope scope;
+        task->run(task);
+      }
+      lock.lock();
+      continue;
+    }
+    if (!functions_.empty()) {
+      std::vector<std::function<void()>> batch;
+      batch.swap(functions_);
+      lock.unlock();
+      for (auto& fn : batch) {
+        ProgressScope scope;
+        fn();
+      }
+      batch.clear();
+      lock.lock();
+      continue;
+    }
+    // Timers still pending at stop are dropped: the adapter close has waited for every
+    // object, so what remains are timeouts of objects that no longer exist.
+    if (stopping_) return;
+    if (timers_.empty()) {
+      wake_.wait(lock);
+    } else {
+      wake_.wait_until(lock, timers_.begin()->first);
+    }
+  }
+}
+
+}  // namespace softndk::core

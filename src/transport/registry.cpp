@@ -1,0 +1,22 @@
+// Implementation of transport/registry.h: one line per transport, no static registration.
+#include "transport/registry.h"
+
+#include <softndk/ndkpi.h>
+
+#include "transport/loopback/loopback_transport.h"
+
+namespace softndk::transport {
+
+Status create_transport(const std::string& scheme, const std::string& address,
+                        std::map<std::string, std::string>& options, Executor* executor,
+                        TransportPtr* out) {
+  if (scheme == "loopback") {
+    if (!address.empty()) return STATUS_INVALID_PARAMETER;
+    return loopback::create_loopback_transport(options, executor, out);
+  }
+  return STATUS_NOT_SUPPORTED;
+}
+
+std::vector<std::string> available_transports() { return {"loopback"}; }
+
+}  // namespace softndk::transport

@@ -1,0 +1,247 @@
+// The transport interface: what the core needs from loopback, iWARP/TCP and shared memory.
+// The core speaks in DDP segments (RFC 5041) carrying RDMAP messages (RFC 5040); a transport
+// moves them and sets up connections. Nothing here knows NDK objects; nothing in core/ knows a
+// concrete transport. See docs/architecture.md for the picture and the contracts.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "transport/address.h"
+
+namespace softndk::transport {
+
+using Status = int32_t;  // NTSTATUS values (include/softndk/ndkpi.h)
+
+// ---------------------------------------------------------------------------------------------
+// Data: segments
+
+// RDMAP opcodes (RFC 5040 §4.1); numerically identical to the wire values.
+enum class Opcode : uint8_t {
+  Write = 0x0,
+  ReadRequest = 0x1,
+  ReadResponse = 0x2,
+  Send = 0x3,
+  SendInvalidate = 0x4,
+  SendSolicited = 0x5,
+  SendSolicitedInvalidate = 0x6,
+  Terminate = 0x7,
+};
+
+inline bool is_tagged(Opcode op) { return op == Opcode::Write || op == Opcode::ReadResponse; }
+inline bool is_send(Opcode op) {
+  return op == Opcode::Send || op == Opcode::SendInvalidate || op == Opcode::SendSolicited ||
+         op == Opcode::SendSolicitedInvalidate;
+}
+
+// Why a connection ends, and the Terminate reason (RFC 5040 §7) when there is one.
+struct TerminateReason {
+  uint8_t layer = 0;  // 0 RDMAP, 1 DDP, 2 LLP
+  uint8_t type = 0;
+  uint8_t code = 0;
+};
+
+// One DDP segment header, host byte order. Tagged segments use stag/to; untagged ones qn/msn/mo.
+struct SegmentHeader {
+  Opcode opcode = Opcode::Send;
+  bool last = true;
+  uint32_t stag = 0;        // tagged: Data Sink STag
+  uint64_t to = 0;          // tagged: Data Sink tagged offset of this segment's first byte
+  uint32_t qn = 0;          // untagged: queue number (0 send, 1 read request, 2 terminate)
+  uint32_t msn = 0;         // untagged: message sequence number
+  uint32_t mo = 0;          // untagged: message offset
+  uint32_t inval_stag = 0;  // Send with Invalidate: STag to invalidate at the Data Sink
+  // Read Request header (RFC 5040 §4.4), valid when opcode == ReadRequest.
+  uint32_t sink_stag = 0;
+  uint64_t sink_to = 0;
+  uint32_t read_size = 0;
+  uint32_t source_stag = 0;
+  uint64_t source_to = 0;
+  // Terminate (RFC 5040 §4.8), valid when opcode == Terminate.
+  TerminateReason terminate;
+};
+
+// A read-only piece of payload in the sender's memory.
+struct ConstPiece {
+  const std::byte* data;
+  size_t bytes;
+};
+
+// What the sending core hands to Link::send. The payload pieces stay valid until send returns
+// Sent, or, after Blocked, until the link calls LinkSink::link_writable() (zero copy).
+struct TxSegment {
+  SegmentHeader header;
+  const ConstPiece* pieces = nullptr;
+  size_t piece_count = 0;
+  size_t payload_bytes = 0;
+};
+
+enum class TxResult {
+  Sent,     // the whole segment is the link's; payload may be reused
+  Blocked,  // accepted but not fully out: keep payload valid, send nothing more until writable
+  Closed,   // the link is down: nothing was sent
+};
+
+// How the receiving core answers the header of an incoming segment.
+enum class RxVerdict {
+  Place,      // payload goes where rx_next_span() says
+  Discard,    // read and drop the payload (zero-length or ignored)
+  Terminate,  // protocol violation: the core has already asked the link to terminate
+};
+
+// Implemented by the core (one per connected queue pair). The transport calls it from one
+// thread at a time per link (rx calls are serialized; link_writable/link_closed too).
+class LinkSink {
+ public:
+  virtual ~LinkSink() = default;
+  // A segment header arrived; payload_bytes follow. The core validates and prepares placement.
+  virtual RxVerdict rx_begin(const SegmentHeader& header, uint32_t payload_bytes) = 0;
+  // After Place: the next destination for at most max_bytes of payload, straight into target
+  // memory. The link fills each returned span completely before asking again. An empty span
+  // means: discard the rest of this segment's payload (the core failed a local check and will
+  // end the connection in rx_end).
+  virtual std::span<std::byte> rx_next_span(size_t max_bytes) = 0;
+  // The segment ended. intact == false when its CRC failed or the link broke mid-segment;
+  // the core then discards what was placed and does not complete anything.
+  virtual void rx_end(bool intact) = 0;
+  // A Blocked send finished; the core may send again.
+  virtual void link_writable() = 0;
+  // The link is gone. graceful: the peer disconnected in order (FIN); otherwise aborted, with
+  // `terminate` set when the peer sent a Terminate or we did. Called once; after it the link
+  // makes no further call and holds no payload pointer.
+  enum class CloseKind { Graceful, Aborted, Terminated };
+  // `offending` is the header of our segment the peer refused, when the Terminate carried it.
+  virtual void link_closed(CloseKind kind, const TerminateReason* terminate,
+                           const SegmentHeader* offending) = 0;
+};
+
+// Everything a connection carries once it is established.
+class Link {
+ public:
+  virtual ~Link() = default;
+  // Bytes of payload one segment may carry now (can change per message, e.g. with the MSS).
+  virtual size_t max_segment_payload(bool tagged) const = 0;
+  virtual TxResult send(const TxSegment& segment) = 0;
+  // Send a Terminate (once), then close abortively. The local sink gets link_closed(Terminated).
+  // May be called from inside rx_begin/rx_end; after a Terminate verdict the link makes no
+  // further rx call for that segment.
+  virtual void terminate(const TerminateReason& reason, const SegmentHeader* offending) = 0;
+  // Orderly close after everything sent so far. The sink gets link_closed(Graceful) when the
+  // peer has answered (or Aborted on failure/timeout).
+  virtual void disconnect() = 0;
+  // Immediate close; the peer sees an abort. The local sink gets link_closed(Aborted). When it
+  // returns, no rx call is in progress on another thread and none will start (direct memory
+  // access into the sink has ended).
+  virtual void abort() = 0;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Control: connection setup (three legs: request, reply, ready; spec ndkpi.md 4.5.5)
+
+struct ConnectionParams {
+  uint32_t inbound_read_limit = 0;   // IRD offered / chosen
+  uint32_t outbound_read_limit = 0;  // ORD offered / chosen
+  std::vector<std::byte> private_data;
+};
+
+// Events of one connection during setup, implemented by the core's connector. Delivered on the
+// adapter's executor thread, never from inside a call made by the core.
+class ConnectionEvents {
+ public:
+  virtual ~ConnectionEvents() = default;
+  // Active side: the peer accepted with these parameters (leg 2).
+  virtual void on_reply(const ConnectionParams& peer) = 0;
+  // Active side: refused (no listener, paused, rejected with private data, unreachable...).
+  virtual void on_connect_failed(Status status, std::vector<std::byte> reject_data) = 0;
+  // Passive side: the requester sent its ready leg; the connection is established.
+  virtual void on_established() = 0;
+  // Passive side after accept, or active side after on_reply: the other side gave up.
+  virtual void on_setup_aborted(Status status) = 0;
+};
+
+// One connection, from request to close. Owned by the core's connector.
+class Connection {
+ public:
+  virtual ~Connection() = default;
+  virtual SockAddr local_address() const = 0;
+  virtual SockAddr peer_address() const = 0;
+  // Where setup events go (passive side: set by the core when it takes the request).
+  virtual void set_events(ConnectionEvents* events) = 0;
+  // Active side after on_reply: send the ready leg; data may flow through `sink` from now on.
+  virtual Status complete(LinkSink* sink) = 0;
+  // Passive side: reply to the request; on_established() follows when the ready leg arrives.
+  virtual Status accept(const ConnectionParams& reply, LinkSink* sink) = 0;
+  // Passive side: refuse with private data. Active side after on_reply: decline (empty data).
+  virtual Status reject(std::span<const std::byte> private_data) = 0;
+  // The established link (valid after complete() or on_established()).
+  virtual Link* link() = 0;
+  // Give up a connection in any state; no more events after this returns.
+  virtual void cancel() = 0;
+};
+using ConnectionPtr = std::shared_ptr<Connection>;
+
+// Implemented by the core's listener.
+class ListenEvents {
+ public:
+  virtual ~ListenEvents() = default;
+  // A connect request arrived (on the adapter's executor thread). Return false to refuse it
+  // (paused or closing); the requester then sees STATUS_CONNECTION_REFUSED.
+  virtual bool on_request(ConnectionPtr connection, const ConnectionParams& request) = 0;
+};
+
+// A local (address, port) reservation: a listener's, a connector's own, or a shared endpoint.
+// Released when the last reference goes.
+class Endpoint {
+ public:
+  virtual ~Endpoint() = default;
+  virtual SockAddr address() const = 0;
+  // Start delivering requests to `events`; STATUS_SUCCESS or a documented failure.
+  virtual Status listen(ListenEvents* events) = 0;
+  // Stop delivering requests; new requests are refused from the moment this returns, and no
+  // on_request call is running or will start afterwards.
+  virtual void stop_listening() = 0;
+};
+using EndpointRef = std::shared_ptr<Endpoint>;
+
+enum class EndpointUse { Listener, Connector, Shared };
+
+// Runs control-path work on the owning adapter's event thread (set by the core).
+class Executor {
+ public:
+  virtual ~Executor() = default;
+  virtual void post(std::function<void()> work) = 0;
+  virtual void post_after(uint64_t delay_ms, std::function<void()> work) = 0;
+};
+
+struct Capabilities {
+  std::string name;             // "loopback", "tcp", "shm"
+  bool direct_placement = true;  // payload lands in target memory without a staging copy
+  bool in_order_placement = true;
+  uint32_t max_private_data_request = 56;
+  uint32_t max_private_data_reply = 148;
+};
+
+// One transport instance per open adapter.
+class Transport {
+ public:
+  virtual ~Transport() = default;
+  virtual const Capabilities& capabilities() const = 0;
+  // Addresses this adapter owns (for queries and INVALID_ADDRESS checks).
+  virtual bool owns_address(const SockAddr& ip) const = 0;
+  // Reserve a local endpoint. Port 0 picks a free one in 49152..65535.
+  // Errors: STATUS_SHARING_VIOLATION, STATUS_INVALID_ADDRESS, STATUS_TOO_MANY_ADDRESSES.
+  virtual Status bind(const SockAddr& local, EndpointUse use, EndpointRef* out) = 0;
+  // Start an outgoing connection from `local` to `remote`. Inline errors are returned
+  // (STATUS_ADDRESS_ALREADY_EXISTS, ...); everything later arrives through `events`.
+  virtual Status connect(const EndpointRef& local, const SockAddr& remote,
+                         const ConnectionParams& request, ConnectionEvents* events,
+                         ConnectionPtr* out) = 0;
+};
+using TransportPtr = std::unique_ptr<Transport>;
+
+}  // namespace softndk::transport
