@@ -75,17 +75,31 @@ Connector::Pending Connector::take(Pending& pending) {
 
 void Connector::finish_pending(Pending& taken, NTSTATUS status) {
   if (!taken.active) return;
+  cancel_timeout();
   if (taken.completion != nullptr) taken.completion(taken.context, status);
   release();
 }
 
+void Connector::cancel_timeout() {
+  uint64_t id;
+  {
+    std::lock_guard lock(mutex_);
+    id = timer_id_;
+    timer_id_ = 0;
+  }
+  if (id != 0 && adapter()->dispatcher().cancel(id)) release();  // the timer's reference
+}
+
 void Connector::arm_timeout(State expected, uint64_t generation) {
+  cancel_timeout();
   add_ref();
-  adapter()->dispatcher().post_after(adapter()->config().connect_timeout_ms, [this, expected,
-                                                                             generation] {
+  uint64_t id = adapter()->dispatcher().schedule(adapter()->config().connect_timeout_ms, [this,
+                                                                                        expected,
+                                                                                        generation] {
     Pending taken;
     {
       std::lock_guard lock(mutex_);
+      timer_id_ = 0;
       if (state_ == expected && generation_ == generation) {
         state_ = State::Done;
         ++generation_;
@@ -102,6 +116,8 @@ void Connector::arm_timeout(State expected, uint64_t generation) {
     }
     release();
   });
+  std::lock_guard lock(mutex_);
+  timer_id_ = id;
 }
 
 void Connector::detach_qp() {
@@ -476,6 +492,7 @@ void Connector::fire_disconnect_event(ULONG reason) {
 }
 
 void Connector::on_close() {
+  cancel_timeout();
   Pending connect, accept, disconnect;
   State state;
   transport::ConnectionPtr connection;

@@ -77,6 +77,8 @@ class Connector final : public Object, public transport::ConnectionEvents {
   Pending take(Pending& pending);
   void fire_disconnect_event(ULONG reason);
   void arm_timeout(State expected, uint64_t generation);
+  void cancel_timeout();
+  uint64_t timer_id_ = 0;  // under mutex_
   void detach_qp();
 
   std::mutex mutex_;

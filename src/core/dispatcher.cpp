@@ -18,12 +18,30 @@ void Dispatcher::post(std::function<void()> work) {
 }
 
 void Dispatcher::post_after(uint64_t delay_ms, std::function<void()> work) {
+  schedule(delay_ms, std::move(work));
+}
+
+uint64_t Dispatcher::schedule(uint64_t delay_ms, std::function<void()> work) {
+  uint64_t id;
   {
     std::lock_guard lock(mutex_);
+    id = next_timer_id_++;
     timers_.emplace(std::chrono::steady_clock::now() + std::chrono::milliseconds(delay_ms),
-                    std::move(work));
+                    Timer{id, std::move(work)});
   }
   wake_.notify_one();
+  return id;
+}
+
+bool Dispatcher::cancel(uint64_t id) {
+  std::lock_guard lock(mutex_);
+  for (auto it = timers_.begin(); it != timers_.end(); ++it) {
+    if (it->second.id == id) {
+      timers_.erase(it);
+      return true;
+    }
+  }
+  return false;
 }
 
 bool Dispatcher::post_task(Task* task) {
@@ -59,7 +77,7 @@ void Dispatcher::loop() {
     // Due timers first become ordinary work.
     auto now = std::chrono::steady_clock::now();
     while (!timers_.empty() && timers_.begin()->first <= now) {
-      functions_.push_back(std::move(timers_.begin()->second));
+      functions_.push_back(std::move(timers_.begin()->second.work));
       timers_.erase(timers_.begin());
     }
     if (tasks_head_ != nullptr) {

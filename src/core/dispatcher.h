@@ -33,6 +33,11 @@ class Dispatcher final : public transport::Executor {
   void post(std::function<void()> work) override;
   void post_after(uint64_t delay_ms, std::function<void()> work) override;
 
+  // A timer that can be cancelled; returns its id (never 0).
+  uint64_t schedule(uint64_t delay_ms, std::function<void()> work);
+  // True when the timer was removed before it ran (its work will never run).
+  bool cancel(uint64_t id);
+
   // Queue an intrusive task unless it is already queued. Returns true if queued now.
   bool post_task(Task* task);
   bool on_dispatcher_thread() const { return std::this_thread::get_id() == thread_.get_id(); }
@@ -47,7 +52,12 @@ class Dispatcher final : public transport::Executor {
   std::vector<std::function<void()>> functions_;
   Task* tasks_head_ = nullptr;
   Task* tasks_tail_ = nullptr;
-  std::multimap<std::chrono::steady_clock::time_point, std::function<void()>> timers_;
+  struct Timer {
+    uint64_t id;
+    std::function<void()> work;
+  };
+  std::multimap<std::chrono::steady_clock::time_point, Timer> timers_;
+  uint64_t next_timer_id_ = 1;
   bool stopping_ = false;
   std::thread thread_;
 };
