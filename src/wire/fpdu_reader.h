@@ -45,22 +45,25 @@ struct FpduEvent {
   ReceiveCheck check_{};                  // Malformed: reason_ + includes_ for the Terminate
 };
 
+// clang-format off
 // API contract (single-threaded; the owner serialises all calls):
 //
 //   FpduReader reader(crc_negotiated);        // after the MPA Request/Reply exchange
-//   for (span in = bytes_from_socket; ; ) {
-//     FpduEvent ev = reader.feed(in);
+//   std::span<const std::byte> in = bytes_from_socket;
+//   for (bool more = true; more;) {
+//     const FpduEvent ev = reader.feed(in);
 //     in = in.subspan(ev.consumed_bytes_);
 //     switch (ev.kind_) {
-//       case NeedMore:  read more from the socket (ev.need_bytes_ ends the current step); break
-//       loop case Header:    look at *ev.header_; pick the placement target; continue case Payload:
-//       copy ev.payload_ to the target (it points into `in`); continue case Complete:  act on the
-//       message (header() still valid); continue case Malformed: send a Terminate for ev.check_
-//       (received_ddp_header(), ulpdu_bytes() give the
-//                       "+DDP" part), then close. Further feed() calls repeat this event.
+//       case FpduEventKind::NeedMore:  more = false; break;   // read again (ev.need_bytes_ hint)
+//       case FpduEventKind::Header:    pick the target for *ev.header_; break;
+//       case FpduEventKind::Payload:   copy ev.payload_ (points into `in`) to the target; break;
+//       case FpduEventKind::Complete:  act on the message (header() still valid); break;
+//       case FpduEventKind::Malformed: send a Terminate for ev.check_ ("+DDP" part from
+//                                      received_ddp_header() and ulpdu_bytes()), close; more = false;
 //     }
 //   }
 //
+// clang-format on
 // Direct placement: after a Header event (state Payload), instead of feeding payload bytes the
 // caller may receive up to payload_remaining() bytes straight into target memory and then report
 // them with consume_payload_external(placed); both ways may be mixed within one FPDU, in order.

@@ -65,7 +65,8 @@ inline constexpr std::size_t kTerminateMaxDdpHeaderBytes = 18;     // == kDdpUnt
 // Largest body this codec parses: fixed + segment length + untagged DDP header + Read Request.
 inline constexpr std::size_t kTerminateMaxBodyBytes =
     kTerminateFixedBytes + kTerminateSegmentLengthBytes + kTerminateMaxDdpHeaderBytes +
-    kRdmapReadRequestBytes;                               // 52
+    kRdmapReadRequestBytes;
+static_assert(kTerminateMaxBodyBytes == 52);
 inline constexpr std::uint16_t kTerminateFlagM = 0x8000;  // DDP Segment Length valid
 inline constexpr std::uint16_t kTerminateFlagD = 0x4000;  // terminated DDP header included
 inline constexpr std::uint16_t kTerminateFlagR = 0x2000;  // terminated RDMAP header included

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Every test: set up, then build and run the whole suite twice, as a normal build and under
+# AddressSanitizer + UndefinedBehaviorSanitizer; then the short fuzz run of the wire decoders.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+jobs=$(nproc)
+
+run_suite() {  # name, extra cmake args...
+  local dir="build/$1"; shift
+  echo "=== build $dir"
+  cmake -S . -B "$dir" -G Ninja -DSOFTNDK_BUILD_BENCH=OFF "$@" >/dev/null
+  cmake --build "$dir" -j "$jobs"
+  echo "=== test $dir"
+  ctest --test-dir "$dir" --output-on-failure -j "$jobs" --timeout 300
+}
+
+run_suite default -DCMAKE_BUILD_TYPE=RelWithDebInfo
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+  run_suite asan-ubsan -DCMAKE_BUILD_TYPE=Debug -DSOFTNDK_SANITIZE=address,undefined
+if [ -x scripts/fuzz-smoke.sh ]; then
+  echo "=== fuzz smoke"
+  scripts/fuzz-smoke.sh "${SOFTNDK_FUZZ_SECONDS:-15}"
+fi
+echo "=== all tests passed"
