@@ -5,6 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 jobs=$(nproc)
+scripts/check-layers.sh
 
 run_suite() {  # name, extra cmake args...
   local dir="build/$1"; shift
@@ -18,6 +19,9 @@ run_suite() {  # name, extra cmake args...
 run_suite default -DCMAKE_BUILD_TYPE=RelWithDebInfo
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
   run_suite asan-ubsan -DCMAKE_BUILD_TYPE=Debug -DSOFTNDK_SANITIZE=address,undefined
+# The threading code (core, transports) under ThreadSanitizer: the conformance suite.
+TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
+  run_suite tsan -DCMAKE_BUILD_TYPE=Debug -DSOFTNDK_SANITIZE=thread
 if [ -x scripts/fuzz-smoke.sh ]; then
   echo "=== fuzz smoke"
   scripts/fuzz-smoke.sh "${SOFTNDK_FUZZ_SECONDS:-15}"

@@ -1142,11 +1142,11 @@ void Qp::enter_error(NTSTATUS culprit_status, uint32_t provider_error, int culpr
     rx_closed_ = true;
   }
   // rx_closed_ stops the receive path; what it held is flushed here.
-  flush_receives_locked();
+  flush_receives();
   kick_tx_later();
 }
 
-void Qp::flush_receives_locked() {
+void Qp::flush_receives() {
   NDK_RESULT_EX r{};
   r.QPContext = qp_context_;
   r.Type = NdkOperationTypeReceive;
@@ -1178,15 +1178,13 @@ void Qp::flush() {
 void Qp::link_closed(CloseKind kind, const transport::TerminateReason* terminate,
                      const SegmentHeader* offending) {
   if (kind == CloseKind::Graceful) {
-    State expected = State::Disconnecting;
-    if (state_.compare_exchange_strong(expected, State::Error)) {
+    if (state_.load(std::memory_order_acquire) == State::Disconnecting) {
       // Our disconnect finished: flush what is left (ndkpi.md 2.11.9).
-      state_.store(State::Disconnecting);
       enter_error(STATUS_CANCELLED, 0, kNoCulprit);
       notify_connector_closed(true, true);
       return;
     }
-    expected = State::Connected;
+    State expected = State::Connected;
     if (state_.compare_exchange_strong(expected, State::PeerClosed)) {
       // Peer-initiated graceful disconnect: no flush (ndkpi.md 2.1.7).
       notify_connector_closed(true, false);
