@@ -105,6 +105,44 @@ SOFTNDK_API void SoftNdkInitializeMdl(MDL* mdl, void* virtualAddress, size_t len
  */
 SOFTNDK_API const char* SoftNdkStatusName(NTSTATUS status);
 
+/**
+ * @brief Per-adapter counters, like NDK's performance counters (OID_NDK_STATISTICS).
+ *
+ * Connection counters count NDK connections of this adapter: Connects (outgoing connections
+ * established), Accepts (incoming connections established), ConnectFailures (establishments
+ * that failed: refused, rejected, timed out, aborted), ConnectionErrors (established
+ * connections that ended abortively: Terminate, reset, local error), ActiveConnections
+ * (established now). CqErrors counts CQ overruns. The RDMA counters count DDP segments
+ * ("frames") and their payload bytes sent and received by this adapter's queue pairs.
+ */
+typedef struct _SOFTNDK_ADAPTER_COUNTERS {
+  UINT64 Connects;
+  UINT64 Accepts;
+  UINT64 ConnectFailures;
+  UINT64 ConnectionErrors;
+  UINT64 ActiveConnections;
+  UINT64 CqErrors;
+  UINT64 RdmaInOctets;
+  UINT64 RdmaOutOctets;
+  UINT64 RdmaInFrames;
+  UINT64 RdmaOutFrames;
+} SOFTNDK_ADAPTER_COUNTERS;
+
+/**
+ * @brief Reads the adapter's counters.
+ *
+ * @param adapter   an adapter from SoftNdkOpenAdapter(Ex).
+ * @param counters  out, optional: receives *size bytes of SOFTNDK_ADAPTER_COUNTERS.
+ * @param size      in: bytes at counters; out: bytes written, or required.
+ * @return STATUS_SUCCESS; STATUS_BUFFER_TOO_SMALL (counters NULL or *size too small: the
+ *         required size is stored); STATUS_INVALID_PARAMETER (not an adapter, size NULL).
+ * Non-blocking; may be called from any thread, including callbacks. The counts are a
+ * consistent-enough snapshot: each counter is exact, counters are not read atomically together.
+ */
+SOFTNDK_API NTSTATUS SoftNdkQueryAdapterCounters(NDK_ADAPTER* adapter,
+                                                 SOFTNDK_ADAPTER_COUNTERS* counters,
+                                                 ULONG* size);
+
 #ifdef __cplusplus
 } /* extern "C" */
 #endif

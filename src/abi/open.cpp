@@ -108,3 +108,11 @@ extern "C" void SoftNdkCloseAdapter(NDK_ADAPTER* adapter) {
   a->close_blocking();
   delete a;
 }
+
+extern "C" NTSTATUS SoftNdkQueryAdapterCounters(NDK_ADAPTER* adapter,
+                                                SOFTNDK_ADAPTER_COUNTERS* counters, ULONG* size) {
+  static_assert(sizeof(SOFTNDK_ADAPTER_COUNTERS) == 80);
+  Adapter* a = softndk::core::Object::from<Adapter>(adapter, NdkObjectTypeAdapter);
+  if (a == nullptr) return STATUS_INVALID_PARAMETER;
+  return a->query_counters(counters, size);
+}

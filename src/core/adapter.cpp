@@ -1,6 +1,7 @@
 // Implementation of core/adapter.h.
 #include "core/adapter.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
@@ -221,6 +222,55 @@ NTSTATUS Adapter::finish_create(Object* created, NDK_FN_CREATE_COMPLETION comple
     completion(context, STATUS_SUCCESS, created->header());
   });
   return STATUS_PENDING;
+}
+
+void Adapter::register_traffic(TrafficCounters* traffic) {
+  std::lock_guard lock(traffic_mutex_);
+  traffic_.push_back(traffic);
+}
+
+void Adapter::retire_traffic(TrafficCounters* traffic) {
+  std::lock_guard lock(traffic_mutex_);
+  retired_[0] += traffic->in_octets.load(std::memory_order_relaxed);
+  retired_[1] += traffic->out_octets.load(std::memory_order_relaxed);
+  retired_[2] += traffic->in_frames.load(std::memory_order_relaxed);
+  retired_[3] += traffic->out_frames.load(std::memory_order_relaxed);
+  traffic_.erase(std::remove(traffic_.begin(), traffic_.end(), traffic), traffic_.end());
+}
+
+NTSTATUS Adapter::query_counters(void* out, ULONG* size) {
+  struct Layout {
+    uint64_t connects, accepts, connect_failures, connection_errors, active, cq_errors, in_octets,
+        out_octets, in_frames, out_frames;
+  };
+  if (size == nullptr) return STATUS_INVALID_PARAMETER;
+  if (out == nullptr || *size < sizeof(Layout)) {
+    *size = sizeof(Layout);
+    return STATUS_BUFFER_TOO_SMALL;
+  }
+  Layout c{};
+  c.connects = counters_.connects.load();
+  c.accepts = counters_.accepts.load();
+  c.connect_failures = counters_.connect_failures.load();
+  c.connection_errors = counters_.connection_errors.load();
+  c.active = counters_.active.load();
+  c.cq_errors = counters_.cq_errors.load();
+  {
+    std::lock_guard lock(traffic_mutex_);
+    c.in_octets = retired_[0];
+    c.out_octets = retired_[1];
+    c.in_frames = retired_[2];
+    c.out_frames = retired_[3];
+    for (TrafficCounters* t : traffic_) {
+      c.in_octets += t->in_octets.load(std::memory_order_relaxed);
+      c.out_octets += t->out_octets.load(std::memory_order_relaxed);
+      c.in_frames += t->in_frames.load(std::memory_order_relaxed);
+      c.out_frames += t->out_frames.load(std::memory_order_relaxed);
+    }
+  }
+  std::memcpy(out, &c, sizeof c);
+  *size = sizeof c;
+  return STATUS_SUCCESS;
 }
 
 std::byte* contiguous_start(const MDL* mdl, SIZE_T length) {

@@ -11,6 +11,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include <softndk/ndkpi.h>
 
@@ -50,6 +51,22 @@ struct AdapterConfig {
   // Applies one "key=value" option of the adapter URI; STATUS_INVALID_PARAMETER when the key
   // is unknown or the value malformed or out of range.
   NTSTATUS apply_option(const std::string& key, const std::string& value);
+};
+
+class Qp;
+
+// Data-path counters of one queue pair: each field has a single writer (the transmit engine or
+// the receive path), so relaxed stores without read-modify-write contention suffice.
+struct TrafficCounters {
+  std::atomic<uint64_t> out_frames{0}, out_octets{0}, in_frames{0}, in_octets{0};
+  static void add(std::atomic<uint64_t>& counter, uint64_t n) {
+    counter.store(counter.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+  }
+};
+
+struct ConnectionCounters {
+  std::atomic<uint64_t> connects{0}, accepts{0}, connect_failures{0}, connection_errors{0},
+      active{0}, cq_errors{0};
 };
 
 class Adapter final : public Object {
@@ -95,6 +112,12 @@ class Adapter final : public Object {
   void release_lam(NDK_LOGICAL_ADDRESS_MAPPING* lam);
   NTSTATUS query_info(NDK_ADAPTER_INFO* info, ULONG* size);
 
+  // Counters (softndk.h SoftNdkQueryAdapterCounters).
+  ConnectionCounters& counters() { return counters_; }
+  void register_traffic(TrafficCounters* traffic);
+  void retire_traffic(TrafficCounters* traffic);  // adds its totals, forgets it
+  NTSTATUS query_counters(void* out, ULONG* size);
+
  private:
   NDK_VERSION version_;
   AdapterConfig config_;
@@ -105,6 +128,10 @@ class Adapter final : public Object {
   std::atomic<int64_t> children_{0};
   std::mutex close_mutex_;
   std::condition_variable close_cv_;
+  ConnectionCounters counters_;
+  std::mutex traffic_mutex_;
+  std::vector<TrafficCounters*> traffic_;
+  uint64_t retired_[4] = {0, 0, 0, 0};
   std::mutex random_mutex_;
   uint64_t random_state_ = 1;
   Dispatcher dispatcher_;  // its thread starts after everything above exists

@@ -111,7 +111,10 @@ void Connector::arm_timeout(State expected, uint64_t generation) {
     if (taken.active) {
       if (connection_ != nullptr) connection_->cancel();
       if (expected == State::Disconnecting && qp_ != nullptr) qp_->abort_connection();
-      if (expected != State::Disconnecting) detach_qp();
+      if (expected != State::Disconnecting) {
+        adapter()->counters().connect_failures.fetch_add(1, std::memory_order_relaxed);
+        detach_qp();
+      }
       finish_pending(taken, STATUS_IO_TIMEOUT);
     }
     release();
@@ -197,6 +200,7 @@ NTSTATUS Connector::connect(Qp* qp, const sockaddr* source, ULONG source_length,
       taken = take(connect_);
     }
     qp->setup_failed(this);
+    adapter()->counters().connect_failures.fetch_add(1, std::memory_order_relaxed);
     release();  // the pending reference; no callback for an inline failure
     return status;
   }
@@ -243,6 +247,7 @@ void Connector::on_connect_failed(NTSTATUS status, std::vector<std::byte> reject
     }
     taken = take(connect_);
   }
+  adapter()->counters().connect_failures.fetch_add(1, std::memory_order_relaxed);
   detach_qp();
   finish_pending(taken, status);
 }
@@ -266,6 +271,7 @@ NTSTATUS Connector::complete_connect(NDK_FN_DISCONNECT_EVENT_CALLBACK event,
     }
   }
   if (connection == nullptr) {
+    adapter()->counters().connect_failures.fetch_add(1, std::memory_order_relaxed);
     detach_qp();
     return STATUS_CONNECTION_ABORTED;
   }
@@ -276,9 +282,11 @@ NTSTATUS Connector::complete_connect(NDK_FN_DISCONNECT_EVENT_CALLBACK event,
     have_connection_data_ = false;
   }
   if (status != STATUS_SUCCESS) {
+    adapter()->counters().connect_failures.fetch_add(1, std::memory_order_relaxed);
     detach_qp();
     return status;
   }
+  adapter()->counters().connects.fetch_add(1, std::memory_order_relaxed);
   qp_->connected();
   return adapter()->finish_request(this, STATUS_SUCCESS, completion, context);
 }
@@ -346,6 +354,7 @@ void Connector::on_established() {
     ++generation_;
     taken = take(accept_);
   }
+  adapter()->counters().accepts.fetch_add(1, std::memory_order_relaxed);
   qp_->connected();
   finish_pending(taken, STATUS_SUCCESS);
 }
@@ -366,6 +375,7 @@ void Connector::on_setup_aborted(NTSTATUS status) {
       return;
     }
   }
+  adapter()->counters().connect_failures.fetch_add(1, std::memory_order_relaxed);
   detach_qp();
   finish_pending(taken, status);
 }

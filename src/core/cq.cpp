@@ -44,6 +44,7 @@ bool Cq::push(const NDK_RESULT_EX& result, bool solicited) {
   if (tail - head_ >= ring_.size()) {
     // Overrun (ndkpi.md 4.1.4): the CQ is dead and reports nothing more.
     failed_.store(true, std::memory_order_release);
+    adapter()->counters().cq_errors.fetch_add(1, std::memory_order_relaxed);
     error_status_ = STATUS_BUFFER_OVERFLOW;
     error_unreported_ = true;
     if (arm_rank_ != kDisarmed) {

@@ -98,6 +98,7 @@ Qp::Qp(const Params& p)
   rq_sge_storage_.resize(srq_ != nullptr ? 0 : rq_sges * receive_depth_);
   for (size_t i = 0; i < rq_.size(); ++i) rq_[i].sges = &rq_sge_storage_[i * rq_sges];
   rx_sge_buffer_.resize(std::max<size_t>(info.MaxReceiveRequestSge, 1));
+  adapter()->register_traffic(&traffic_);
 }
 
 Qp::~Qp() = default;
@@ -130,6 +131,7 @@ void Qp::on_close() {
 }
 
 void Qp::on_destroy() {
+  adapter()->retire_traffic(&traffic_);
   {
     std::lock_guard lock(connection_lock_);
     connection_.reset();
@@ -506,6 +508,8 @@ Qp::Step Qp::transmit_message(InitiatorWr& wr) {
     seg.payload_bytes = bytes;
     TxResult result = link->send(seg);
     if (result == TxResult::Closed) return Step::Failed;
+    TrafficCounters::add(traffic_.out_frames, 1);
+    TrafficCounters::add(traffic_.out_octets, bytes);
     tx_message_started_ = true;
     tx_message_offset_ += bytes;
     if (h.last && !tagged) ++send_msn_;
@@ -557,6 +561,7 @@ Qp::Step Qp::send_read_request(InitiatorWr& wr, uint32_t slot) {
   h.source_to = wr.remote_address;
   TxResult result = conn->link()->send(seg);
   if (result == TxResult::Closed) return Step::Failed;
+  TrafficCounters::add(traffic_.out_frames, 1);
   if (result == TxResult::Blocked) {
     tx_blocked_ = true;
     return Step::Blocked;
@@ -609,6 +614,8 @@ Qp::Step Qp::send_read_response() {
     seg.payload_bytes = bytes;
     TxResult result = link->send(seg);
     if (result == TxResult::Closed) return Step::Failed;
+    TrafficCounters::add(traffic_.out_frames, 1);
+    TrafficCounters::add(traffic_.out_octets, bytes);
     irq_offset_ += bytes;
     if (h.last) {
       irq_offset_ = 0;
@@ -961,6 +968,10 @@ void Qp::rx_end(bool intact) {
   rx_lease_.reset();
   RxKind kind = rx_kind_;
   rx_kind_ = RxKind::None;
+  if (intact) {
+    TrafficCounters::add(traffic_.in_frames, 1);
+    TrafficCounters::add(traffic_.in_octets, rx_segment_bytes_ - rx_left_);
+  }
   if (kind == RxKind::Discard) return;
   if (!intact) return;  // the link is breaking; nothing of this segment completes
   if (rx_error_ != AccessError::None || rx_left_ != 0) {
@@ -1099,7 +1110,17 @@ void Qp::prepare(transport::ConnectionPtr connection, uint32_t inbound_limit,
 
 void Qp::connected() {
   State expected = State::Connecting;
-  if (state_.compare_exchange_strong(expected, State::Connected)) kick_tx();
+  if (state_.compare_exchange_strong(expected, State::Connected)) {
+    if (!counted_active_.exchange(true))
+      adapter()->counters().active.fetch_add(1, std::memory_order_relaxed);
+    kick_tx();
+  }
+}
+
+void Qp::connection_gone(bool error) {
+  if (!counted_active_.exchange(false)) return;
+  adapter()->counters().active.fetch_sub(1, std::memory_order_relaxed);
+  if (error) adapter()->counters().connection_errors.fetch_add(1, std::memory_order_relaxed);
 }
 
 void Qp::disconnect() {
@@ -1132,6 +1153,7 @@ void Qp::enter_error(NTSTATUS culprit_status, uint32_t provider_error, int culpr
     }
   }
   State previous = state_.exchange(State::Error, std::memory_order_acq_rel);
+  connection_gone(false);
   if (previous != State::Error) {
     transport::ConnectionPtr conn = connection();
     if (conn != nullptr && previous != State::Idle && conn->link() != nullptr)
@@ -1177,6 +1199,7 @@ void Qp::flush() {
 
 void Qp::link_closed(CloseKind kind, const transport::TerminateReason* terminate,
                      const SegmentHeader* offending) {
+  connection_gone(kind != CloseKind::Graceful);
   if (kind == CloseKind::Graceful) {
     if (state_.load(std::memory_order_acquire) == State::Disconnecting) {
       // Our disconnect finished: flush what is left (ndkpi.md 2.11.9).

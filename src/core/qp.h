@@ -238,6 +238,11 @@ class Qp final : public Object, public transport::LinkSink, public Deferred {
   uint64_t rx_left_ = 0;     // payload bytes left in this segment
   uint64_t rx_segment_bytes_ = 0;
   AccessError rx_error_ = AccessError::None;
+
+  // Counters (SoftNdkQueryAdapterCounters).
+  TrafficCounters traffic_;
+  std::atomic<bool> counted_active_{false};
+  void connection_gone(bool error);
 };
 
 // Maps a peer's Terminate reason to the completion status of the request it hit

@@ -6,6 +6,9 @@
 #include <softndk/ndkpi.h>
 #include <softndk/softndk.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
