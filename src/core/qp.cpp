@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "core/connection.h"
+#include "util/log.h"
 
 namespace softndk::core {
 
@@ -342,18 +343,7 @@ NTSTATUS Qp::post_receive(void* context, const NDK_SGE* sges, ULONG count) {
   for (ULONG i = 0; i < count; ++i) capacity += sges[i].Length;
   if (capacity > adapter()->info().MaxTransferLength) return STATUS_INVALID_PARAMETER;
   if (receive_cq_->failed()) return STATUS_CONNECTION_INVALID;
-  std::unique_lock lock(rx_lock_);
-  if (rx_closed_) {
-    // The QP is in the error state: accepted and completed as cancelled (ndkpi.md 4.1.5).
-    lock.unlock();
-    NDK_RESULT_EX r{};
-    r.Status = STATUS_CANCELLED;
-    r.QPContext = qp_context_;
-    r.RequestContext = context;
-    r.Type = NdkOperationTypeReceive;
-    push_receive(r, true);
-    return STATUS_SUCCESS;
-  }
+  std::lock_guard lock(rx_lock_);
   if (rq_tail_ - rq_head_ >= receive_depth_) return STATUS_INSUFFICIENT_RESOURCES;
   ReceiveWr& wr = rq_[rq_tail_ % rq_.size()];
   wr.context = context;
@@ -361,6 +351,9 @@ NTSTATUS Qp::post_receive(void* context, const NDK_SGE* sges, ULONG count) {
   wr.capacity = capacity;
   std::copy(sges, sges + count, wr.sges);
   ++rq_tail_;
+  // In the error state the receive is accepted and cancelled, after every older one
+  // (ndkpi.md 4.1.5): draining under rx_lock_ keeps the order against a concurrent flush.
+  if (rx_closed_) drain_receives_locked();
   return STATUS_SUCCESS;
 }
 
@@ -1124,23 +1117,27 @@ void Qp::connection_gone(bool error) {
 }
 
 void Qp::disconnect() {
+  SOFTNDK_LOG(Debug, "qp %p: disconnect in state %d", this, static_cast<int>(state_.load()));
   State expected = State::Connected;
   if (state_.compare_exchange_strong(expected, State::Disconnecting)) {
     disconnect_requested_ = true;
     kick_tx();
     return;
   }
-  if (expected == State::PeerClosed) {
-    // The peer already closed in order: our disconnect is complete; flush what is left.
+  if (expected == State::PeerClosed || expected == State::Error) {
+    // The connection is already gone (the peer closed in order, or it was aborted or flushed):
+    // there is nothing left to close; flush what is left and finish the disconnect.
     enter_error(STATUS_CANCELLED, 0, kNoCulprit);
     notify_connector_closed(true, true);
   }
 }
 
 void Qp::abort_connection() {
-  transport::ConnectionPtr conn = connection();
-  State state = state_.load();
-  if (conn != nullptr && state != State::Idle && conn->link() != nullptr) conn->link()->abort();
+  // A local abortive teardown (the connector closes): the link goes down now and the QP
+  // enters the error state itself; the connection is cancelled right after, so no link_closed
+  // notification would reach us.
+  if (state_.load(std::memory_order_acquire) == State::Idle) return;
+  enter_error(STATUS_CANCELLED, 0, kNoCulprit);
 }
 
 void Qp::enter_error(NTSTATUS culprit_status, uint32_t provider_error, int culprit_kind) {
@@ -1153,6 +1150,8 @@ void Qp::enter_error(NTSTATUS culprit_status, uint32_t provider_error, int culpr
     }
   }
   State previous = state_.exchange(State::Error, std::memory_order_acq_rel);
+  SOFTNDK_LOG(Debug, "qp %p: error state (was %d), culprit %d status 0x%x", this,
+              static_cast<int>(previous), culprit_kind, static_cast<unsigned>(culprit_status));
   connection_gone(false);
   if (previous != State::Error) {
     transport::ConnectionPtr conn = connection();
@@ -1160,34 +1159,29 @@ void Qp::enter_error(NTSTATUS culprit_status, uint32_t provider_error, int culpr
       conn->link()->abort();  // after this no delivery into our memory is in progress
   }
   {
+    // rx_closed_ stops the receive path; what it held is flushed here, in order.
     std::lock_guard lock(rx_lock_);
     rx_closed_ = true;
+    drain_receives_locked();
   }
-  // rx_closed_ stops the receive path; what it held is flushed here.
-  flush_receives();
   kick_tx_later();
 }
 
-void Qp::flush_receives() {
+void Qp::drain_receives_locked() {
   NDK_RESULT_EX r{};
   r.QPContext = qp_context_;
   r.Type = NdkOperationTypeReceive;
   if (rx_have_receive_) {
+    // The receive being filled when the connection broke (or the one that failed).
     r.Status = rx_receive_status_;
     r.RequestContext = rx_receive_.context;
     rx_have_receive_ = false;
     push_receive(r, true);
   }
-  for (;;) {
-    void* context;
-    {
-      std::lock_guard lock(rx_lock_);
-      if (rq_head_ == rq_tail_) break;
-      context = rq_[rq_head_ % rq_.size()].context;
-      ++rq_head_;
-    }
-    r.Status = STATUS_CANCELLED;
-    r.RequestContext = context;
+  r.Status = STATUS_CANCELLED;
+  while (rq_head_ != rq_tail_) {
+    r.RequestContext = rq_[rq_head_ % rq_.size()].context;
+    ++rq_head_;
     push_receive(r, true);
   }
 }
@@ -1199,6 +1193,8 @@ void Qp::flush() {
 
 void Qp::link_closed(CloseKind kind, const transport::TerminateReason* terminate,
                      const SegmentHeader* offending) {
+  SOFTNDK_LOG(Debug, "qp %p: link closed kind %d in state %d", this, static_cast<int>(kind),
+              static_cast<int>(state_.load()));
   connection_gone(kind != CloseKind::Graceful);
   if (kind == CloseKind::Graceful) {
     if (state_.load(std::memory_order_acquire) == State::Disconnecting) {

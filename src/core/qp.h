@@ -149,7 +149,7 @@ class Qp final : public Object, public transport::LinkSink, public Deferred {
   bool take_receive();
   void complete_receive(NTSTATUS status, uint64_t bytes, bool solicited, uint32_t invalidated,
                         bool with_invalidate, uint32_t provider_error = 0);
-  void flush_receives();
+  void drain_receives_locked();  // caller holds rx_lock_
   void push_initiator(const NDK_RESULT_EX& result, bool error);
   void push_receive(const NDK_RESULT_EX& result, bool solicited);
 

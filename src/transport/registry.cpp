@@ -4,6 +4,7 @@
 #include <softndk/ndkpi.h>
 
 #include "transport/loopback/loopback_transport.h"
+#include "transport/tcp/tcp_transport.h"
 
 namespace softndk::transport {
 
@@ -14,9 +15,10 @@ Status create_transport(const std::string& scheme, const std::string& address,
     if (!address.empty()) return STATUS_INVALID_PARAMETER;
     return loopback::create_loopback_transport(options, executor, out);
   }
+  if (scheme == "tcp") return tcp::create_tcp_transport(address, options, executor, out);
   return STATUS_NOT_SUPPORTED;
 }
 
-std::vector<std::string> available_transports() { return {"loopback"}; }
+std::vector<std::string> available_transports() { return {"loopback", "tcp"}; }
 
 }  // namespace softndk::transport

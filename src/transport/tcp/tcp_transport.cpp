@@ -1,0 +1,320 @@
+// Implementation of transport/tcp/tcp_transport.h: the transport (one per adapter), its
+// endpoints (a bound socket each: listener, connector or shared), the process-wide table that
+// gives NDK sharing semantics across tcp adapters, and URI option parsing.
+#include "transport/tcp/tcp_transport.h"
+
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <map>
+#include <mutex>
+#include <set>
+
+#include <softndk/ndkpi.h>
+
+#include "transport/tcp/socket_util.h"
+#include "transport/tcp/tcp_connection.h"
+#include "util/log.h"
+
+namespace softndk::transport::tcp {
+namespace {
+
+constexpr int kListenBacklog = 128;
+
+struct FourTuple {
+  SockAddr local, remote;
+  bool operator<(const FourTuple& o) const {
+    if (local < o.local) return true;
+    if (o.local < local) return false;
+    return remote < o.remote;
+  }
+};
+
+// Endpoints and active connections of every tcp adapter of the process: the kernel lets
+// SO_REUSEADDR sockets share a port, NDK does not (ndkpi.md 4.5.1).
+struct Registry {
+  static Registry& get() {
+    static Registry* registry = new Registry;  // never destroyed: adapters may outlive statics
+    return *registry;
+  }
+  std::mutex mutex;
+  std::map<SockAddr, int> endpoints;  // (reported address, port) -> count
+  std::set<FourTuple> connections;
+
+  bool port_in_use_locked(const SockAddr& address) const {
+    for (const auto& [key, count] : endpoints) {
+      (void)count;
+      if (key.port() != address.port() || key.family() != address.family()) continue;
+      if (key.same_ip(address) || key.is_wildcard() || address.is_wildcard()) return true;
+    }
+    return false;
+  }
+};
+
+class TcpEndpoint final : public Endpoint,
+                          public IoHandler,
+                          public std::enable_shared_from_this<TcpEndpoint> {
+ public:
+  TcpEndpoint(std::shared_ptr<TcpContext> context, SockAddr address, SockAddr bound,
+              EndpointUse use, int fd)
+      : context_(std::move(context)), address_(address), bound_(bound), use_(use), fd_(fd) {}
+  ~TcpEndpoint() override {
+    if (fd_ >= 0) ::close(fd_);  // the engine no longer holds us: nothing polls it
+    std::lock_guard lock(Registry::get().mutex);
+    auto& endpoints = Registry::get().endpoints;
+    auto it = endpoints.find(address_);
+    if (it != endpoints.end() && --it->second == 0) endpoints.erase(it);
+  }
+
+  // Endpoint
+  SockAddr address() const override { return address_; }
+  Status listen(ListenEvents* events) override {
+    std::lock_guard lock(listen_mutex_);
+    if (use_ != EndpointUse::Listener || fd_ < 0 || registered_) return STATUS_INVALID_DEVICE_STATE;
+    if (::listen(fd_, kListenBacklog) != 0) return status_for_errno(errno);
+    events_ = events;
+    if (!context_->engine->add(fd_, EPOLLIN, shared_from_this())) {
+      events_ = nullptr;
+      return STATUS_INSUFFICIENT_RESOURCES;
+    }
+    registered_ = true;
+    return STATUS_SUCCESS;
+  }
+  void stop_listening() override {
+    std::lock_guard deliveries(deliver_mutex_);  // wait out an on_request on another thread
+    {
+      std::lock_guard lock(listen_mutex_);
+      events_ = nullptr;
+      if (!registered_) return;
+    }
+    // Closing the listening socket refuses new TCP connections; accepted ones live on.
+    auto self = shared_from_this();
+    context_->engine->post([self] {
+      std::lock_guard lock(self->listen_mutex_);
+      if (self->fd_ < 0) return;
+      self->context_->engine->remove(self->fd_, self.get());
+      ::close(self->fd_);
+      self->fd_ = -1;
+    });
+  }
+
+  // IoHandler: incoming TCP connections.
+  void on_io(uint32_t) override {
+    for (int round = 0; round < 64; ++round) {
+      sockaddr_storage peer{};
+      socklen_t length = sizeof peer;
+      int fd;
+      {
+        std::lock_guard lock(listen_mutex_);
+        if (fd_ < 0) return;
+        fd = accept4(fd_, reinterpret_cast<sockaddr*>(&peer), &length,
+                     SOCK_NONBLOCK | SOCK_CLOEXEC);
+      }
+      if (fd < 0) {
+        if (errno == EINTR || errno == ECONNABORTED) continue;
+        return;  // EAGAIN, or out of descriptors (the next readiness retries)
+      }
+      SockAddr remote;
+      remote.assign(reinterpret_cast<sockaddr*>(&peer), length);
+      SockAddr local = socket_local_address(fd);
+      std::weak_ptr<TcpEndpoint> weak = weak_from_this();
+      auto connection = std::make_shared<TcpConnection>(
+          context_, fd, local, remote,
+          [weak](ConnectionPtr c, const ConnectionParams& request) {
+            auto endpoint = weak.lock();
+            return endpoint != nullptr && endpoint->deliver(std::move(c), request);
+          });
+      connection->start();
+    }
+  }
+  void on_timer(uint32_t) override {}
+
+  // Executor thread: hands a parsed Request to the listener. False: refused.
+  bool deliver(ConnectionPtr connection, const ConnectionParams& request) {
+    std::lock_guard lock(deliver_mutex_);
+    ListenEvents* events;
+    {
+      std::lock_guard inner(listen_mutex_);
+      events = events_;
+    }
+    if (events == nullptr) return false;
+    return events->on_request(std::move(connection), request);
+  }
+
+  // A Connector endpoint's socket, bound and unconnected (taken once); -1 if none.
+  int take_socket() {
+    std::lock_guard lock(listen_mutex_);
+    int fd = fd_;
+    fd_ = -1;
+    return fd;
+  }
+  EndpointUse use() const { return use_; }
+  const SockAddr& bound() const { return bound_; }
+
+ private:
+  std::shared_ptr<TcpContext> context_;
+  SockAddr address_;  // as reported (wildcard kept), with the real port
+  SockAddr bound_;    // what the socket is bound to (the adapter's IP)
+  EndpointUse use_;
+  std::mutex listen_mutex_;
+  std::recursive_mutex deliver_mutex_;  // held while a request is delivered
+  int fd_;
+  bool registered_ = false;
+  ListenEvents* events_ = nullptr;
+};
+
+class TcpTransport final : public Transport {
+ public:
+  explicit TcpTransport(std::shared_ptr<TcpContext> context) : context_(std::move(context)) {
+    caps_.name = "tcp";
+    caps_.direct_placement = true;
+    caps_.in_order_placement = true;
+    // 256 bytes per MPA frame including the IRD/ORD word (iwarp.md 5.3).
+    caps_.max_private_data_request = 252;
+    caps_.max_private_data_reply = 252;
+  }
+  ~TcpTransport() override { context_->engine->stop(); }
+
+  const Capabilities& capabilities() const override { return caps_; }
+  bool owns_address(const SockAddr& ip) const override { return ip.same_ip(context_->ip); }
+
+  Status bind(const SockAddr& local, EndpointUse use, EndpointRef* out) override {
+    if (!local.valid()) return STATUS_INVALID_PARAMETER;
+    if (local.family() != context_->ip.family()) return STATUS_INVALID_ADDRESS;
+    if (!local.is_wildcard() && !owns_address(local)) return STATUS_INVALID_ADDRESS;
+    // A wildcard means every address of this adapter: its one IP.
+    SockAddr bind_to = context_->ip.with_port(local.port());
+    Registry& registry = Registry::get();
+    for (int attempt = 0; attempt < 16; ++attempt) {
+      int fd = make_tcp_socket(bind_to.family(), context_->options.mss);
+      if (fd < 0) return status_for_errno(errno);
+      if (::bind(fd, bind_to.raw(), bind_to.length()) != 0) {
+        int error = errno;
+        ::close(fd);
+        if (error == EADDRINUSE && local.port() == 0) return STATUS_TOO_MANY_ADDRESSES;
+        return status_for_errno(error);
+      }
+      SockAddr bound = socket_local_address(fd);
+      SockAddr reported = local.with_port(bound.port());
+      std::lock_guard lock(registry.mutex);
+      if (registry.port_in_use_locked(reported)) {
+        ::close(fd);
+        if (local.port() != 0) return STATUS_SHARING_VIOLATION;
+        continue;  // the kernel picked a port another adapter holds: pick again
+      }
+      ++registry.endpoints[reported];
+      *out = std::make_shared<TcpEndpoint>(context_, reported, bound, use, fd);
+      return STATUS_SUCCESS;
+    }
+    return STATUS_TOO_MANY_ADDRESSES;
+  }
+
+  Status connect(const EndpointRef& local, const SockAddr& remote,
+                 const ConnectionParams& request, ConnectionEvents* events,
+                 ConnectionPtr* out) override {
+    auto* endpoint = static_cast<TcpEndpoint*>(local.get());
+    if (remote.family() != context_->ip.family()) return STATUS_INVALID_ADDRESS;
+    SockAddr local_address = endpoint->bound();
+    FourTuple tuple{local_address, remote};
+    Registry& registry = Registry::get();
+    {
+      std::lock_guard lock(registry.mutex);
+      if (registry.connections.count(tuple) != 0) return STATUS_ADDRESS_ALREADY_EXISTS;
+      registry.connections.insert(tuple);
+    }
+    auto release = [tuple] {
+      std::lock_guard lock(Registry::get().mutex);
+      Registry::get().connections.erase(tuple);
+    };
+    int fd = -1;
+    if (endpoint->use() == EndpointUse::Shared) {
+      // Several connections share the shared endpoint's address and port (SO_REUSEADDR).
+      fd = make_tcp_socket(local_address.family(), context_->options.mss);
+      if (fd >= 0 && ::bind(fd, local_address.raw(), local_address.length()) != 0) {
+        int error = errno;
+        ::close(fd);
+        fd = -1;
+        errno = error;
+      }
+    } else {
+      fd = endpoint->take_socket();
+      if (fd < 0) errno = EINVAL;
+    }
+    if (fd < 0) {
+      Status status = errno == EADDRINUSE ? STATUS_ADDRESS_ALREADY_EXISTS : status_for_errno(errno);
+      release();
+      return status == STATUS_UNSUCCESSFUL ? STATUS_INVALID_DEVICE_STATE : status;
+    }
+    auto connection = std::make_shared<TcpConnection>(context_, fd, local_address, remote,
+                                                      request, events, release);
+    connection->start();
+    *out = connection;
+    return STATUS_SUCCESS;
+  }
+
+ private:
+  std::shared_ptr<TcpContext> context_;
+  Capabilities caps_;
+};
+
+bool parse_flag(const std::string& value, bool* out) {
+  if (value != "0" && value != "1") return false;
+  *out = value == "1";
+  return true;
+}
+
+bool parse_number(const std::string& value, uint64_t min, uint64_t max, uint64_t* out) {
+  if (value.empty() || value.size() > 10) return false;
+  uint64_t v = 0;
+  for (char c : value) {
+    if (c < '0' || c > '9') return false;
+    v = v * 10 + static_cast<uint64_t>(c - '0');
+  }
+  if (v < min || v > max) return false;
+  *out = v;
+  return true;
+}
+
+}  // namespace
+
+Status create_tcp_transport(const std::string& address,
+                            std::map<std::string, std::string>& options, Executor* executor,
+                            TransportPtr* out) {
+  auto context = std::make_shared<TcpContext>();
+  if (!SockAddr::parse(address, &context->ip) || context->ip.is_wildcard() ||
+      context->ip.port() != 0)
+    return STATUS_INVALID_PARAMETER;
+  TcpOptions& o = context->options;
+  uint64_t v = 0;
+  for (auto it = options.begin(); it != options.end();) {
+    const std::string& key = it->first;
+    const std::string& value = it->second;
+    bool ok = true;
+    bool consumed = true;
+    if (key == "crc") {
+      ok = parse_flag(value, &o.request_crc);
+    } else if (key == "poll") {
+      ok = parse_flag(value, &o.poll);
+    } else if (key == "mpa_rev") {
+      ok = parse_number(value, 1, 2, &v);
+      o.mpa_rev = static_cast<uint8_t>(v);
+    } else if (key == "mss") {
+      ok = parse_number(value, 88, 65535, &v);
+      o.mss = static_cast<uint32_t>(v);
+    } else {
+      consumed = false;
+      // An adapter option we honour too (not consumed: the adapter applies it).
+      if (key == "connect_timeout_ms" && parse_number(value, 1, 600000, &v))
+        o.setup_timeout_ms = static_cast<uint32_t>(v);
+    }
+    if (!ok) return STATUS_INVALID_PARAMETER;
+    it = consumed ? options.erase(it) : std::next(it);
+  }
+  context->executor = executor;
+  context->engine = std::make_shared<ProgressEngine>(o.poll);
+  *out = std::make_unique<TcpTransport>(std::move(context));
+  return STATUS_SUCCESS;
+}
+
+}  // namespace softndk::transport::tcp
