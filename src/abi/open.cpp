@@ -75,9 +75,10 @@ extern "C" NTSTATUS SoftNdkOpenAdapterEx(const char* uri, NDK_VERSION version,
     softndk::abi::ParsedUri parsed;
     NTSTATUS status = softndk::abi::parse_uri(uri, &parsed);
     if (status != STATUS_SUCCESS) return status;
-    NDK_VERSION negotiated;
-    status = softndk::abi::negotiate_version(version, &negotiated);
-    if (status != STATUS_SUCCESS) return status;
+    // The URI (scheme, address, options) is judged before the version (softndk.h): a bad URI
+    // reports the URI error even when the version is also unsupported.
+    NDK_VERSION negotiated{SOFTNDK_NDK_VERSION_MAJOR, SOFTNDK_NDK_VERSION_MINOR};
+    NTSTATUS version_status = softndk::abi::negotiate_version(version, &negotiated);
     std::map<std::string, std::string> options = parsed.options;
     Adapter* created = nullptr;
     status = Adapter::open(
@@ -89,6 +90,11 @@ extern "C" NTSTATUS SoftNdkOpenAdapterEx(const char* uri, NDK_VERSION version,
         // Options left after the transport took its own are adapter limits and policies.
         options, &softndk::abi::dispatch_tables(), &created);
     if (status != STATUS_SUCCESS) return status;
+    if (version_status != STATUS_SUCCESS) {
+      created->close_blocking();
+      delete created;
+      return version_status;
+    }
     *adapter = created->as_public<NDK_ADAPTER>();
     return STATUS_SUCCESS;
   } catch (const std::bad_alloc&) {
