@@ -10,8 +10,8 @@ namespace {
 // holds further up the stack (loopback delivers synchronously: a peer's Send with Invalidate
 // can arrive while our engine still leases the region it reads from).
 constexpr int kMaxThreadLeases = 16;
-thread_local const void* t_leases[kMaxThreadLeases];
-thread_local int t_lease_count = 0;
+__attribute__((tls_model("initial-exec"))) thread_local const void* t_leases[kMaxThreadLeases];
+__attribute__((tls_model("initial-exec"))) thread_local int t_lease_count = 0;
 
 void note_lease(const void* entry) {
   if (t_lease_count < kMaxThreadLeases) t_leases[t_lease_count++] = entry;

@@ -3,9 +3,10 @@
 
 namespace softndk::core {
 namespace {
-thread_local int t_depth = 0;
-thread_local Deferred* t_head = nullptr;
-thread_local Deferred* t_tail = nullptr;
+// initial-exec: no __tls_get_addr call on every post from the shared library.
+__attribute__((tls_model("initial-exec"))) thread_local int t_depth = 0;
+__attribute__((tls_model("initial-exec"))) thread_local Deferred* t_head = nullptr;
+__attribute__((tls_model("initial-exec"))) thread_local Deferred* t_tail = nullptr;
 }  // namespace
 
 ProgressScope::ProgressScope() { ++t_depth; }

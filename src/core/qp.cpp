@@ -143,11 +143,6 @@ void Qp::on_destroy() {
   pd_->release();
 }
 
-transport::ConnectionPtr Qp::connection() {
-  std::lock_guard lock(connection_lock_);
-  return connection_;
-}
-
 // ---------------------------------------------------------------------------------------------
 // Posting
 
@@ -388,7 +383,7 @@ void Qp::run_tx() {
     fail_all_initiator();
     return;
   }
-  transport::ConnectionPtr conn = connection();
+  transport::Connection* conn = connection();
   if (state != State::Connected && state != State::Disconnecting) {
     complete_initiator_in_order();
     return;
@@ -445,7 +440,7 @@ void Qp::run_tx() {
 }
 
 Qp::Step Qp::transmit_message(InitiatorWr& wr) {
-  transport::ConnectionPtr conn = connection();
+  transport::Connection* conn = connection();
   if (conn == nullptr) return Step::Failed;
   transport::Link* link = conn->link();
   bool tagged = wr.op == WrOp::Write;
@@ -515,7 +510,7 @@ Qp::Step Qp::transmit_message(InitiatorWr& wr) {
 }
 
 Qp::Step Qp::send_read_request(InitiatorWr& wr, uint32_t slot) {
-  transport::ConnectionPtr conn = connection();
+  transport::Connection* conn = connection();
   if (conn == nullptr) return Step::Failed;
   // Check the local sink now, so a bad sink fails this request before anything is asked.
   uint32_t rights = kAccessLocalWrite | (read_sink_required_ ? kAccessReadSink : 0);
@@ -563,7 +558,7 @@ Qp::Step Qp::send_read_request(InitiatorWr& wr, uint32_t slot) {
 }
 
 Qp::Step Qp::send_read_response() {
-  transport::ConnectionPtr conn = connection();
+  transport::Connection* conn = connection();
   if (conn == nullptr) return Step::Failed;
   transport::Link* link = conn->link();
   uint32_t head = irq_head_.load(std::memory_order_relaxed);
@@ -806,7 +801,7 @@ RxVerdict Qp::terminate_rx(uint8_t layer, uint8_t type, uint8_t code,
   rx_cursor_.release();
   rx_lease_.reset();
   rx_kind_ = RxKind::None;
-  transport::ConnectionPtr conn = connection();
+  transport::Connection* conn = connection();
   transport::TerminateReason reason{layer, type, code};
   // Our own request that this failure ends is charged in enter_error via link_closed.
   if (conn != nullptr) conn->link()->terminate(reason, &header);
@@ -1074,8 +1069,11 @@ void Qp::setup_failed(Connector* connector) {
   }
   State expected = State::Connecting;
   if (state_.compare_exchange_strong(expected, State::Idle)) {
+    // Nothing can transmit in Connecting; the receive path may still hold the raw pointer, so
+    // the connection object is kept (owned) until the QP is destroyed or reconnected.
     std::lock_guard lock(connection_lock_);
-    connection_.reset();
+    retired_connections_.push_back(std::move(connection_));
+    connection_raw_.store(nullptr, std::memory_order_release);
   }
 }
 
@@ -1098,6 +1096,7 @@ void Qp::prepare(transport::ConnectionPtr connection, uint32_t inbound_limit,
   inbound_limit_ = inbound_limit;
   outbound_limit_ = outbound_limit;
   std::lock_guard lock(connection_lock_);
+  connection_raw_.store(connection.get(), std::memory_order_release);
   connection_ = std::move(connection);
 }
 
@@ -1154,7 +1153,7 @@ void Qp::enter_error(NTSTATUS culprit_status, uint32_t provider_error, int culpr
               static_cast<int>(previous), culprit_kind, static_cast<unsigned>(culprit_status));
   connection_gone(false);
   if (previous != State::Error) {
-    transport::ConnectionPtr conn = connection();
+    transport::Connection* conn = connection();
     if (conn != nullptr && previous != State::Idle && conn->link() != nullptr)
       conn->link()->abort();  // after this no delivery into our memory is in progress
   }

@@ -178,9 +178,13 @@ class Qp final : public Object, public transport::LinkSink, public Deferred {
   std::atomic<State> state_{State::Idle};
   std::mutex connector_mutex_;
   Connector* connector_ = nullptr;
-  transport::ConnectionPtr connection();
+  // The data path reads the connection through this raw pointer: connection_ owns it and is
+  // only replaced while the QP cannot transmit (Idle/Connecting), so it outlives every use.
+  transport::Connection* connection() const { return connection_raw_.load(std::memory_order_acquire); }
   util::SpinLock connection_lock_;
   transport::ConnectionPtr connection_;  // under connection_lock_; kept until destruction
+  std::atomic<transport::Connection*> connection_raw_{nullptr};
+  std::vector<transport::ConnectionPtr> retired_connections_;  // failed setups, kept alive
   uint32_t inbound_limit_ = 0, outbound_limit_ = 0;
 
   // Initiator queue: slots [sq_completed_, sq_posted_). sq_posted_ is written by the poster,
