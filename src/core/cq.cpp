@@ -37,7 +37,7 @@ NTSTATUS Cq::create(Adapter* adapter, ULONG depth, NDK_FN_CQ_NOTIFICATION_CALLBA
   return STATUS_SUCCESS;
 }
 
-bool Cq::push(const NDK_RESULT_EX& result, bool solicited) {
+bool Cq::push(const NDK_RESULT_EX& result, bool solicited, std::atomic<uint64_t>* reaped) {
   std::lock_guard lock(lock_);
   if (failed_.load(std::memory_order_relaxed)) return false;
   uint64_t tail = tail_.load(std::memory_order_relaxed);
@@ -53,7 +53,7 @@ bool Cq::push(const NDK_RESULT_EX& result, bool solicited) {
     }
     return false;
   }
-  ring_[tail % ring_.size()] = result;
+  ring_[tail % ring_.size()] = Entry{result, reaped};
   tail_.store(tail + 1, std::memory_order_release);
   if (solicited) last_solicited_ = tail + 1;
   if (due_) {
@@ -137,7 +137,12 @@ ULONG Cq::drain(Out* results, ULONG capacity) {
   uint64_t tail = tail_.load(std::memory_order_relaxed);
   ULONG n = 0;
   while (head_ != tail && n < capacity) {
-    const NDK_RESULT_EX& r = ring_[head_ % ring_.size()];
+    const Entry& e = ring_[head_ % ring_.size()];
+    const NDK_RESULT_EX& r = e.result;
+    if (e.reaped != nullptr) {
+      // Single writer per counter: the consumer of this CQ, serialized by the consumer.
+      e.reaped->store(e.reaped->load(std::memory_order_relaxed) + 1, std::memory_order_release);
+    }
     if constexpr (sizeof(Out) == sizeof(NDK_RESULT_EX)) {
       results[n] = r;
     } else {
@@ -160,7 +165,7 @@ NTSTATUS Cq::resize(ULONG depth, NDK_FN_REQUEST_COMPLETION completion, void* con
     std::lock_guard lock(lock_);
     uint64_t tail = tail_.load(std::memory_order_relaxed);
     if (tail - head_ > depth) return STATUS_INVALID_PARAMETER;
-    std::vector<NDK_RESULT_EX> ring(depth);
+    std::vector<Entry> ring(depth);
     for (uint64_t i = head_; i != tail; ++i) ring[i % depth] = ring_[i % ring_.size()];
     ring_.swap(ring);
   }
@@ -182,6 +187,15 @@ NTSTATUS Cq::moderate(ULONG interval_us, ULONG count) {
   // Newest settings win at once: a notification held back under the old ones is released.
   if (due_) schedule_now_locked();
   return STATUS_SUCCESS;
+}
+
+void Cq::forget_counters(const std::atomic<uint64_t>* a, const std::atomic<uint64_t>* b) {
+  std::lock_guard lock(lock_);
+  uint64_t tail = tail_.load(std::memory_order_relaxed);
+  for (uint64_t i = head_; i != tail; ++i) {
+    Entry& e = ring_[i % ring_.size()];
+    if (e.reaped == a || e.reaped == b) e.reaped = nullptr;
+  }
 }
 
 void Cq::on_close() {

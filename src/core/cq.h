@@ -23,7 +23,12 @@ class Cq final : public Object {
   // Producer side. False when the CQ has failed (overrun now or earlier): the caller's queue
   // pair must go to the error state. `solicited`: matches a SOLICITED arm (solicited receives
   // and every error completion).
-  bool push(const NDK_RESULT_EX& result, bool solicited);
+  // `reaped` (optional) is the posting queue's counter of retrieved completions: the poller
+  // bumps it when the consumer takes the entry, which is when the queue slot is free again.
+  bool push(const NDK_RESULT_EX& result, bool solicited,
+            std::atomic<uint64_t>* reaped = nullptr);
+  // A queue pair goes away: entries still queued stop referring to its counters.
+  void forget_counters(const std::atomic<uint64_t>* a, const std::atomic<uint64_t>* b);
   bool failed() const { return failed_.load(std::memory_order_acquire); }
 
   // Consumer side (serialized by the consumer).
@@ -45,7 +50,11 @@ class Cq final : public Object {
   static constexpr int kDisarmed = -1;
 
   util::SpinLock lock_;
-  std::vector<NDK_RESULT_EX> ring_;
+  struct Entry {
+    NDK_RESULT_EX result;
+    std::atomic<uint64_t>* reaped;
+  };
+  std::vector<Entry> ring_;
   uint64_t head_ = 0;               // consumer position (under lock_)
   std::atomic<uint64_t> tail_{0};   // producer position (written under lock_)
   uint64_t last_solicited_ = 0;     // position+1 of the newest solicited entry

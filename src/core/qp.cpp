@@ -133,6 +133,8 @@ void Qp::on_close() {
 
 void Qp::on_destroy() {
   adapter()->retire_traffic(&traffic_);
+  receive_cq_->forget_counters(&rq_reaped_, &sq_reaped_);
+  initiator_cq_->forget_counters(&rq_reaped_, &sq_reaped_);
   {
     std::lock_guard lock(connection_lock_);
     connection_.reset();
@@ -152,8 +154,10 @@ NTSTATUS Qp::check_initiator_post(ULONG flags, ULONG allowed_flags) {
   State state = state_.load(std::memory_order_acquire);
   if (initiator_cq_->failed()) return STATUS_CONNECTION_INVALID;
   if (state != State::Connected && state != State::Error) return STATUS_CONNECTION_INVALID;
+  // Outstanding = posted and not yet retrieved from the CQ (silent successes: not finished).
   if (sq_posted_.load(std::memory_order_relaxed) -
-          sq_completed_.load(std::memory_order_acquire) >=
+          (sq_reaped_.load(std::memory_order_acquire) +
+           sq_silent_done_.load(std::memory_order_acquire)) >=
       initiator_depth_)
     return STATUS_INSUFFICIENT_RESOURCES;
   return STATUS_SUCCESS;
@@ -339,7 +343,8 @@ NTSTATUS Qp::post_receive(void* context, const NDK_SGE* sges, ULONG count) {
   if (capacity > adapter()->info().MaxTransferLength) return STATUS_INVALID_PARAMETER;
   if (receive_cq_->failed()) return STATUS_CONNECTION_INVALID;
   std::lock_guard lock(rx_lock_);
-  if (rq_tail_ - rq_head_ >= receive_depth_) return STATUS_INSUFFICIENT_RESOURCES;
+  if (rq_tail_ - rq_reaped_.load(std::memory_order_acquire) >= receive_depth_)
+    return STATUS_INSUFFICIENT_RESOURCES;
   ReceiveWr& wr = rq_[rq_tail_ % rq_.size()];
   wr.context = context;
   wr.sge_count = count;
@@ -699,7 +704,10 @@ void Qp::complete_initiator_in_order() {
         r.RequestContext = wr.context;
         r.Type = static_cast<NDK_OPERATION_TYPE>(op_type(wr.op));
         r.ProviderErrorCode = wr.provider_error;
-        if (!initiator_cq_->push(r, wr.status != STATUS_SUCCESS)) cq_failed = true;
+        if (!initiator_cq_->push(r, wr.status != STATUS_SUCCESS, &sq_reaped_)) cq_failed = true;
+      } else {
+        sq_silent_done_.store(sq_silent_done_.load(std::memory_order_relaxed) + 1,
+                              std::memory_order_release);
       }
       ++completed;
       sq_completed_.store(completed, std::memory_order_release);
@@ -762,7 +770,7 @@ void Qp::fail_all_initiator() {
 // Receive path
 
 void Qp::push_receive(const NDK_RESULT_EX& result, bool solicited) {
-  if (!receive_cq_->push(result, solicited)) {
+  if (!receive_cq_->push(result, solicited, srq_ == nullptr ? &rq_reaped_ : nullptr)) {
     // The receive CQ died: nothing more can be reported for this QP.
     state_.store(State::Error, std::memory_order_release);
   }

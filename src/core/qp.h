@@ -195,6 +195,10 @@ class Qp final : public Object, public transport::LinkSink, public Deferred {
   std::atomic<uint64_t> sq_posted_{0};
   uint64_t sq_exec_ = 0;
   std::atomic<uint64_t> sq_completed_{0};
+  // Slots become free when the consumer retrieves the completion (sq_reaped_, written by the
+  // initiator CQ's poller) or, for silent successes, when the request finished.
+  std::atomic<uint64_t> sq_reaped_{0};
+  std::atomic<uint64_t> sq_silent_done_{0};  // written under sq_lock_
   util::SpinLock sq_lock_;
   util::Combiner tx_;
   std::atomic<bool> tx_deferred_{false};
@@ -223,6 +227,7 @@ class Qp final : public Object, public transport::LinkSink, public Deferred {
   std::vector<ReceiveWr> rq_;
   std::vector<NDK_SGE> rq_sge_storage_;
   uint64_t rq_head_ = 0, rq_tail_ = 0;
+  std::atomic<uint64_t> rq_reaped_{0};  // written by the receive CQ's poller
   bool rx_closed_ = false;
   // The message being received.
   enum class RxKind : uint8_t { None, Send, Write, ReadResponse, Discard };
