@@ -7,6 +7,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev           # tests and micro-benchmarks
   libisal-dev                                          # CRC32c for MPA (iWARP)
   libcli11-dev nlohmann-json3-dev                      # the softndk command line
+  gnuplot-nox                                          # softndk perf --plot (SVG/PNG charts)
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -56,6 +56,7 @@ Connector::Connector(Listener* listener, transport::ConnectionPtr connection,
   effective_inbound_ = std::min(peer_outbound_, info.MaxInboundReadLimit);
   effective_outbound_ = std::min(peer_inbound_, info.MaxOutboundReadLimit);
   have_connection_data_ = true;
+  addresses_valid_ = true;
   connection_->set_events(this);
 }
 
@@ -190,8 +191,14 @@ NTSTATUS Connector::connect(Qp* qp, const sockaddr* source, ULONG source_length,
     begin_pending(connect_, completion, context);
   }
   transport::ConnectionPtr connection;
-  status = adapter()->transport().connect(endpoint, destination_address, request, this,
-                                          &connection);
+  {
+    // Setup events run on the event thread and may come before connect() returns: hold the
+    // lock until connection_ is published so that on_reply sees it.
+    std::lock_guard lock(mutex_);
+    status = adapter()->transport().connect(endpoint, destination_address, request, this,
+                                            &connection);
+    if (status == STATUS_SUCCESS) connection_ = connection;
+  }
   if (status != STATUS_SUCCESS) {
     Pending taken;
     {
@@ -204,16 +211,13 @@ NTSTATUS Connector::connect(Qp* qp, const sockaddr* source, ULONG source_length,
     release();  // the pending reference; no callback for an inline failure
     return status;
   }
-  {
-    std::lock_guard lock(mutex_);
-    connection_ = connection;
-  }
   arm_timeout(State::Connecting, generation);
   return STATUS_PENDING;
 }
 
 void Connector::on_reply(const ConnectionParams& peer) {
   Pending taken;
+  transport::ConnectionPtr connection;
   {
     std::lock_guard lock(mutex_);
     if (state_ != State::Connecting) return;
@@ -227,9 +231,11 @@ void Connector::on_reply(const ConnectionParams& peer) {
     effective_outbound_ = std::min(own_outbound_, peer_inbound_);
     effective_inbound_ = std::min(own_inbound_, peer_outbound_);
     have_connection_data_ = true;
+    addresses_valid_ = true;
     taken = take(connect_);
+    connection = connection_;  // published by connect() before any setup event can run
   }
-  qp_->prepare(connection_, effective_inbound_, effective_outbound_);
+  qp_->prepare(connection, effective_inbound_, effective_outbound_);
   finish_pending(taken, STATUS_SUCCESS);
 }
 
@@ -240,6 +246,7 @@ void Connector::on_connect_failed(NTSTATUS status, std::vector<std::byte> reject
     if (state_ != State::Connecting) return;
     state_ = State::Done;
     ++generation_;
+    addresses_valid_ = false;
     if (status == STATUS_CONNECTION_REFUSED) {
       peer_data_ = std::move(reject_data);
       peer_data_max_ = adapter()->info().MaxCalleeData;
@@ -431,7 +438,7 @@ NTSTATUS Connector::connection_data(ULONG* inbound_limit, ULONG* outbound_limit,
   ULONG copy = std::min(*private_data_length, rds);
   auto* out = static_cast<std::byte*>(private_data);
   size_t from_peer = std::min<size_t>(copy, peer_data_.size());
-  std::memcpy(out, peer_data_.data(), from_peer);
+  if (from_peer != 0) std::memcpy(out, peer_data_.data(), from_peer);
   std::memset(out + from_peer, 0, copy - from_peer);
   NTSTATUS status = *private_data_length < rds ? STATUS_BUFFER_TOO_SMALL : STATUS_SUCCESS;
   *private_data_length = rds;
@@ -442,8 +449,7 @@ NTSTATUS Connector::local_address(sockaddr* address, ULONG* length) {
   transport::ConnectionPtr connection;
   {
     std::lock_guard lock(mutex_);
-    if (state_ == State::Idle || state_ == State::Connecting || connection_ == nullptr)
-      return STATUS_CONNECTION_INVALID;
+    if (!addresses_valid_ || connection_ == nullptr) return STATUS_CONNECTION_INVALID;
     connection = connection_;
   }
   return copy_address(connection->local_address(), address, length);
@@ -453,8 +459,7 @@ NTSTATUS Connector::peer_address(sockaddr* address, ULONG* length) {
   transport::ConnectionPtr connection;
   {
     std::lock_guard lock(mutex_);
-    if (state_ == State::Idle || state_ == State::Connecting || connection_ == nullptr)
-      return STATUS_CONNECTION_INVALID;
+    if (!addresses_valid_ || connection_ == nullptr) return STATUS_CONNECTION_INVALID;
     connection = connection_;
   }
   return copy_address(connection->peer_address(), address, length);

@@ -95,6 +95,7 @@ class Connector final : public Object, public transport::ConnectionEvents {
   uint32_t own_inbound_ = 0, own_outbound_ = 0;
   uint32_t effective_inbound_ = 0, effective_outbound_ = 0;
   bool have_connection_data_ = false;
+  bool addresses_valid_ = false;  // from the reply (active) or delivery (passive) until a failure
   bool peer_gave_up_ = false;
   NTSTATUS peer_gave_up_status_ = STATUS_CONNECTION_ABORTED;
   Pending connect_, accept_, disconnect_;

@@ -111,7 +111,9 @@ void Dispatcher::loop() {
     if (timers_.empty()) {
       wake_.wait(lock);
     } else {
-      wake_.wait_until(lock, timers_.begin()->first);
+      // Copy the deadline: cancel() may erase that timer while we wait.
+      auto deadline = timers_.begin()->first;
+      wake_.wait_until(lock, deadline);
     }
   }
 }

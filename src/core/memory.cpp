@@ -169,7 +169,10 @@ AccessError StagTable::acquire(uint32_t stag, const void* pd, uint32_t rights, u
   if (r.pd != pd) return AccessError::WrongPd;
   if ((r.access & rights) != rights) return AccessError::AccessRights;
   if (bytes != 0 && address + bytes < address) return AccessError::Wrap;
-  if (address < r.base || address - r.base > r.length || bytes > r.length - (address - r.base))
+  // A zero-byte access touches nothing: only the STag, PD and right are checked (e.g. the STag
+  // named by a Send with Invalidate).
+  if (bytes != 0 && (address < r.base || address - r.base > r.length ||
+                     bytes > r.length - (address - r.base)))
     return AccessError::Bounds;
   if (r.kind == StagKind::Window) {
     // A window is usable only while its MR is registered under the STag it was bound to.

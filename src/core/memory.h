@@ -106,7 +106,7 @@ class StagTable {
   StagKind kind_of(uint32_t stag) const;
 
   // Checks `stag` for `pd` with `rights` over [address, address + bytes) and leases it.
-  // bytes == 0 still checks the STag, PD and rights.
+  // bytes == 0 checks only the STag, PD and rights (no bounds: nothing is touched).
   AccessError acquire(uint32_t stag, const void* pd, uint32_t rights, uint64_t address,
                       uint64_t bytes, Lease* lease);
 

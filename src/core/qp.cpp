@@ -378,7 +378,7 @@ void Qp::run_deferred() {
 }
 
 void Qp::link_writable() {
-  tx_blocked_ = false;
+  tx_blocked_.store(false, std::memory_order_release);
   kick_tx_later();
 }
 
@@ -393,7 +393,7 @@ void Qp::run_tx() {
     complete_initiator_in_order();
     return;
   }
-  if (tx_blocked_ || conn == nullptr) return;
+  if (tx_blocked_.load(std::memory_order_acquire) || conn == nullptr) return;
   for (;;) {
     if (irq_head_.load(std::memory_order_acquire) != irq_tail_.load(std::memory_order_acquire)) {
       Step s = send_read_response();
@@ -499,17 +499,16 @@ Qp::Step Qp::transmit_message(InitiatorWr& wr) {
     seg.pieces = tx_pieces_.data();
     seg.piece_count = pieces;
     seg.payload_bytes = bytes;
+    tx_blocked_.store(true, std::memory_order_release);
     TxResult result = link->send(seg);
+    if (result != TxResult::Blocked) tx_blocked_.store(false, std::memory_order_release);
     if (result == TxResult::Closed) return Step::Failed;
     TrafficCounters::add(traffic_.out_frames, 1);
     TrafficCounters::add(traffic_.out_octets, bytes);
     tx_message_started_ = true;
     tx_message_offset_ += bytes;
     if (h.last && !tagged) ++send_msn_;
-    if (result == TxResult::Blocked) {
-      tx_blocked_ = true;
-      return h.last ? Step::Blocked : Step::Blocked;
-    }
+    if (result == TxResult::Blocked) return Step::Blocked;
   }
   return Step::Done;
 }
@@ -552,13 +551,12 @@ Qp::Step Qp::send_read_request(InitiatorWr& wr, uint32_t slot) {
   h.read_size = static_cast<uint32_t>(wr.total_bytes);
   h.source_stag = wr.remote_token;
   h.source_to = wr.remote_address;
+  tx_blocked_.store(true, std::memory_order_release);
   TxResult result = conn->link()->send(seg);
+  if (result != TxResult::Blocked) tx_blocked_.store(false, std::memory_order_release);
   if (result == TxResult::Closed) return Step::Failed;
   TrafficCounters::add(traffic_.out_frames, 1);
-  if (result == TxResult::Blocked) {
-    tx_blocked_ = true;
-    return Step::Blocked;
-  }
+  if (result == TxResult::Blocked) return Step::Blocked;
   return Step::Done;
 }
 
@@ -605,7 +603,9 @@ Qp::Step Qp::send_read_response() {
     seg.pieces = tx_pieces_.data();
     seg.piece_count = pieces;
     seg.payload_bytes = bytes;
+    tx_blocked_.store(true, std::memory_order_release);
     TxResult result = link->send(seg);
+    if (result != TxResult::Blocked) tx_blocked_.store(false, std::memory_order_release);
     if (result == TxResult::Closed) return Step::Failed;
     TrafficCounters::add(traffic_.out_frames, 1);
     TrafficCounters::add(traffic_.out_octets, bytes);
@@ -614,10 +614,7 @@ Qp::Step Qp::send_read_response() {
       irq_offset_ = 0;
       irq_head_.store(head + 1, std::memory_order_release);
     }
-    if (result == TxResult::Blocked) {
-      tx_blocked_ = true;
-      return Step::Blocked;
-    }
+    if (result == TxResult::Blocked) return Step::Blocked;
     if (h.last) break;
   } while (true);
   return Step::Done;
@@ -751,7 +748,10 @@ void Qp::fail_all_initiator() {
     uint64_t posted = sq_posted_.load(std::memory_order_acquire);
     for (uint64_t i = sq_completed_.load(); i < posted; ++i) {
       InitiatorWr& wr = sq_[i % sq_.size()];
-      if (!wr.done) {
+      // Not yet reported means not completed: a request that finished but waits behind an
+      // unfinished read (in-order completion) is flushed too, like every later one, so that
+      // nothing after a cancellation reports success (ndkpi.md 4.1.5).
+      if (!wr.done || wr.status == STATUS_SUCCESS) {
         wr.done = true;
         wr.status = STATUS_CANCELLED;
         wr.provider_error = 0;

@@ -202,7 +202,9 @@ class Qp final : public Object, public transport::LinkSink, public Deferred {
   util::SpinLock sq_lock_;
   util::Combiner tx_;
   std::atomic<bool> tx_deferred_{false};
-  bool tx_blocked_ = false;            // waiting for link_writable
+  // Waiting for link_writable. Set before each send, cleared when the send went out or when
+  // the link reports writable (any thread), so a writable report is never lost.
+  std::atomic<bool> tx_blocked_{false};
   uint64_t tx_message_offset_ = 0;     // bytes of the current message already handed over
   uint32_t send_msn_ = 1, read_msn_ = 1;
   SglCursor tx_cursor_;

@@ -140,13 +140,14 @@ void ProgressEngine::stop() {
   std::unordered_map<IoHandler*, std::shared_ptr<IoHandler>> handlers;
   std::vector<std::function<void()>> tasks;
   std::multimap<std::chrono::steady_clock::time_point, Timer> timers;
+  std::vector<std::shared_ptr<IoHandler>> graveyard;
   {
     std::lock_guard lock(mutex_);
     handlers.swap(handlers_);
     tasks.swap(tasks_);
     timers.swap(timers_);
+    graveyard.swap(graveyard_);
   }
-  graveyard_.clear();
 }
 
 void ProgressEngine::loop() {
@@ -203,7 +204,11 @@ void ProgressEngine::loop() {
       static_cast<IoHandler*>(events[i].data.ptr)->on_io(events[i].events);
     }
     if (n == 0 && poll_mode_) util::cpu_relax();
-    graveyard_.clear();
+    std::vector<std::shared_ptr<IoHandler>> removed;
+    {
+      std::lock_guard lock(mutex_);
+      removed.swap(graveyard_);
+    }
   }
   thread_id_.store(std::thread::id{});
 }

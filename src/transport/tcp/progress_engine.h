@@ -40,8 +40,8 @@ class ProgressEngine {
   bool add(int fd, uint32_t events, std::shared_ptr<IoHandler> handler);
   // Any thread: replaces the interest set of a registered fd (level-triggered).
   void modify(int fd, uint32_t events, IoHandler* handler);
-  // Progress thread only: forgets `fd` (does not close it). The handler stays alive until the
-  // current batch of events has been handled.
+  // Any thread: forgets `fd` (does not close it). The handler stays alive until the batch of
+  // events the progress thread is handling (or handles next) is over.
   void remove(int fd, IoHandler* handler);
   // Any thread: runs `task` on the progress thread (dropped after stop()).
   void post(std::function<void()> task);
@@ -68,7 +68,7 @@ class ProgressEngine {
   std::atomic<bool> sleeping_{false};
   std::vector<std::function<void()>> tasks_;
   std::unordered_map<IoHandler*, std::shared_ptr<IoHandler>> handlers_;
-  std::vector<std::shared_ptr<IoHandler>> graveyard_;  // progress thread only
+  std::vector<std::shared_ptr<IoHandler>> graveyard_;  // removed handlers, freed after a batch
   struct Timer {
     uint64_t id;
     std::weak_ptr<IoHandler> handler;

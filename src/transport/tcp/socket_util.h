@@ -22,8 +22,21 @@ int make_tcp_socket(int family, uint32_t mss);
 // TCP_NODELAY (one FPDU per segment, iwarp.md 1.9).
 void set_no_delay(int fd);
 
+// A peer that stops acknowledging data, or answering keepalive probes, for `timeout_ms` is
+// declared gone by the kernel (TCP_USER_TIMEOUT, SO_KEEPALIVE): the link then fails instead of
+// retransmitting for many minutes.
+void set_link_timeout(int fd, uint32_t timeout_ms);
+
 // SO_LINGER {1, 0}: the next close() sends a RST (abortive close, iwarp.md 4.3).
 void set_abortive(int fd);
+
+// Resets the connection now, keeping the descriptor open (connect(AF_UNSPEC) makes the kernel
+// send a RST and drop the connection): an abortive close another thread may still poll.
+void reset_connection(int fd);
+
+// True when the peer has closed or reset the connection (a non-blocking peek sees EOF or an
+// error); data waiting to be read does not count.
+bool peer_gone(int fd);
 
 // getsockname as a SockAddr (invalid on failure).
 SockAddr socket_local_address(int fd);

@@ -132,6 +132,7 @@ bool TcpConnection::start() {
     set_no_delay(fd_);
     interest_ = EPOLLIN;
   }
+  set_link_timeout(fd_, context_->options.link_timeout_ms);
   if (!context_->engine->add(fd_, interest_, self)) {
     ::close(fd_);
     fd_ = -1;
@@ -491,6 +492,7 @@ Status TcpConnection::complete(LinkSink* sink) {
   std::lock_guard rx(rx_mutex_);
   std::lock_guard lock(mutex_);
   if (!active_ || phase_ != Phase::AwaitComplete || fd_ < 0) return STATUS_CONNECTION_ABORTED;
+  if (peer_gone(fd_)) return STATUS_CONNECTION_ABORTED;  // the acceptor gave up (2.11.3)
   sink_ = sink;
   rx_sink_ = sink;
   reader_.emplace(crc_);
@@ -601,6 +603,7 @@ Status TcpConnection::accept(const ConnectionParams& reply, LinkSink* sink) {
   std::lock_guard rx(rx_mutex_);
   std::lock_guard lock(mutex_);
   if (active_ || phase_ != Phase::RequestDelivered || fd_ < 0) return STATUS_CONNECTION_ABORTED;
+  if (peer_gone(fd_)) return STATUS_CONNECTION_ABORTED;  // the requester gave up (2.11.4)
   const wire::MpaIrdOrd& offer = peer_request_.ird_ord_;
   bool enhanced = peer_request_.has_ird_ord();
   bool p2p = enhanced && offer.peer_to_peer_;
@@ -655,13 +658,14 @@ Status TcpConnection::reject(std::span<const std::byte> private_data) {
   if (active_) {
     // Declining an accepted connection: close abortively without any FPDU (iwarp.md 5.1).
     if (phase_ != Phase::AwaitComplete || fd_ < 0) return STATUS_CONNECTION_ABORTED;
-    set_abortive(fd_);
+    reset_connection(fd_);
     tx_closed_ = true;
     phase_ = Phase::Closed;
     context_->engine->post([self = shared_from_this()] { self->close_now(true); });
     return STATUS_SUCCESS;
   }
   if (phase_ != Phase::RequestDelivered || fd_ < 0) return STATUS_CONNECTION_ABORTED;
+  if (peer_gone(fd_)) return STATUS_CONNECTION_ABORTED;  // the requester gave up (2.11.5)
   send_reject_locked(private_data);
   return STATUS_SUCCESS;
 }
@@ -1022,12 +1026,13 @@ void TcpConnection::abort() {
   {
     std::lock_guard lock(mutex_);
     if (phase_ == Phase::Closed || fd_ < 0) return;
-    notify = phase_ == Phase::Established || phase_ == Phase::Closing ||
-             phase_ == Phase::Draining;
+    // After a Terminate (sent or received) the peer knows: let the bounded drain close it.
+    if (phase_ == Phase::Draining) return;
+    notify = phase_ == Phase::Established || phase_ == Phase::Closing;
     tx_queue_.clear();
     writable_owed_ = false;
     tx_closed_ = true;
-    set_abortive(fd_);  // RST (iwarp.md 4.3)
+    reset_connection(fd_);  // RST now (iwarp.md 4.3); the progress thread closes the socket
     phase_ = Phase::Closed;
     context_->engine->cancel_timer(timer_id_);
     timer_id_ = 0;
@@ -1093,8 +1098,11 @@ void TcpConnection::receive() {
     }
     delivering_.store(std::this_thread::get_id());
     bool was_waiting = await_first_fpdu_;
-    for (int round = 0; round < 32; ++round) {
+    for (int round = 0;; ++round) {
       if (!process_buffered(&outcome)) break;
+      // Nothing staged is left unprocessed here: stopping now leaves only bytes in the socket,
+      // and level-triggered EPOLLIN brings us back for them (fairness between connections).
+      if (round == 32) break;
       ssize_t n;
       bool direct = reader_->state() == wire::FpduReaderState::Payload &&
                     rx_mode_ == RxMode::Sink && rx_place_ && !rx_discard_rest_ &&

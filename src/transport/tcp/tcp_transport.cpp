@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <map>
 #include <mutex>
+#include <random>
 #include <set>
 
 #include <softndk/ndkpi.h>
@@ -21,6 +22,8 @@ namespace softndk::transport::tcp {
 namespace {
 
 constexpr int kListenBacklog = 128;
+constexpr uint16_t kEphemeralFirst = 49152;
+constexpr uint16_t kEphemeralLast = 65535;
 
 struct FourTuple {
   SockAddr local, remote;
@@ -52,15 +55,45 @@ struct Registry {
   }
 };
 
-class TcpEndpoint final : public Endpoint,
-                          public IoHandler,
-                          public std::enable_shared_from_this<TcpEndpoint> {
+class TcpEndpoint;
+
+// The listening socket of a listener endpoint, owned by the engine while it polls it; it holds
+// its endpoint weakly so that the endpoint (and its port) goes when the core lets it go.
+class Acceptor final : public IoHandler, public std::enable_shared_from_this<Acceptor> {
+ public:
+  Acceptor(std::shared_ptr<TcpContext> context, int fd, std::weak_ptr<TcpEndpoint> endpoint)
+      : context_(std::move(context)), fd_(fd), endpoint_(std::move(endpoint)) {}
+  ~Acceptor() override {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  bool start() { return context_->engine->add(fd_, EPOLLIN, shared_from_this()); }
+  // Any thread: closes the listening socket now (new TCP connections are refused and the port
+  // can be bound again at once); connections it accepted live on.
+  void shut() {
+    std::lock_guard lock(mutex_);
+    if (fd_ < 0) return;
+    context_->engine->remove(fd_, this);
+    ::close(fd_);
+    fd_ = -1;
+  }
+  void on_io(uint32_t) override;
+  void on_timer(uint32_t) override {}
+
+ private:
+  std::shared_ptr<TcpContext> context_;
+  std::mutex mutex_;  // accept4 and shut() never overlap: the descriptor cannot be reused under us
+  int fd_;
+  std::weak_ptr<TcpEndpoint> endpoint_;
+};
+
+class TcpEndpoint final : public Endpoint, public std::enable_shared_from_this<TcpEndpoint> {
  public:
   TcpEndpoint(std::shared_ptr<TcpContext> context, SockAddr address, SockAddr bound,
               EndpointUse use, int fd)
       : context_(std::move(context)), address_(address), bound_(bound), use_(use), fd_(fd) {}
   ~TcpEndpoint() override {
-    if (fd_ >= 0) ::close(fd_);  // the engine no longer holds us: nothing polls it
+    if (acceptor_ != nullptr) acceptor_->shut();
+    if (fd_ >= 0) ::close(fd_);
     std::lock_guard lock(Registry::get().mutex);
     auto& endpoints = Registry::get().endpoints;
     auto it = endpoints.find(address_);
@@ -70,72 +103,38 @@ class TcpEndpoint final : public Endpoint,
   // Endpoint
   SockAddr address() const override { return address_; }
   Status listen(ListenEvents* events) override {
-    std::lock_guard lock(listen_mutex_);
-    if (use_ != EndpointUse::Listener || fd_ < 0 || registered_) return STATUS_INVALID_DEVICE_STATE;
+    std::lock_guard deliveries(deliver_mutex_);
+    std::lock_guard lock(mutex_);
+    if (use_ != EndpointUse::Listener || fd_ < 0 || acceptor_ != nullptr)
+      return STATUS_INVALID_DEVICE_STATE;
     if (::listen(fd_, kListenBacklog) != 0) return status_for_errno(errno);
+    auto acceptor = std::make_shared<Acceptor>(context_, fd_, weak_from_this());
+    fd_ = -1;  // the acceptor owns the listening socket now
+    acceptor_ = acceptor;
     events_ = events;
-    if (!context_->engine->add(fd_, EPOLLIN, shared_from_this())) {
+    if (!acceptor->start()) {
       events_ = nullptr;
       return STATUS_INSUFFICIENT_RESOURCES;
     }
-    registered_ = true;
     return STATUS_SUCCESS;
   }
   void stop_listening() override {
     std::lock_guard deliveries(deliver_mutex_);  // wait out an on_request on another thread
+    std::shared_ptr<Acceptor> acceptor;
     {
-      std::lock_guard lock(listen_mutex_);
+      std::lock_guard lock(mutex_);
       events_ = nullptr;
-      if (!registered_) return;
+      acceptor = acceptor_;
     }
-    // Closing the listening socket refuses new TCP connections; accepted ones live on.
-    auto self = shared_from_this();
-    context_->engine->post([self] {
-      std::lock_guard lock(self->listen_mutex_);
-      if (self->fd_ < 0) return;
-      self->context_->engine->remove(self->fd_, self.get());
-      ::close(self->fd_);
-      self->fd_ = -1;
-    });
+    if (acceptor != nullptr) acceptor->shut();
   }
-
-  // IoHandler: incoming TCP connections.
-  void on_io(uint32_t) override {
-    for (int round = 0; round < 64; ++round) {
-      sockaddr_storage peer{};
-      socklen_t length = sizeof peer;
-      int fd;
-      {
-        std::lock_guard lock(listen_mutex_);
-        if (fd_ < 0) return;
-        fd = accept4(fd_, reinterpret_cast<sockaddr*>(&peer), &length,
-                     SOCK_NONBLOCK | SOCK_CLOEXEC);
-      }
-      if (fd < 0) {
-        if (errno == EINTR || errno == ECONNABORTED) continue;
-        return;  // EAGAIN, or out of descriptors (the next readiness retries)
-      }
-      SockAddr remote;
-      remote.assign(reinterpret_cast<sockaddr*>(&peer), length);
-      SockAddr local = socket_local_address(fd);
-      std::weak_ptr<TcpEndpoint> weak = weak_from_this();
-      auto connection = std::make_shared<TcpConnection>(
-          context_, fd, local, remote,
-          [weak](ConnectionPtr c, const ConnectionParams& request) {
-            auto endpoint = weak.lock();
-            return endpoint != nullptr && endpoint->deliver(std::move(c), request);
-          });
-      connection->start();
-    }
-  }
-  void on_timer(uint32_t) override {}
 
   // Executor thread: hands a parsed Request to the listener. False: refused.
   bool deliver(ConnectionPtr connection, const ConnectionParams& request) {
-    std::lock_guard lock(deliver_mutex_);
+    std::lock_guard deliveries(deliver_mutex_);
     ListenEvents* events;
     {
-      std::lock_guard inner(listen_mutex_);
+      std::lock_guard lock(mutex_);
       events = events_;
     }
     if (events == nullptr) return false;
@@ -144,25 +143,54 @@ class TcpEndpoint final : public Endpoint,
 
   // A Connector endpoint's socket, bound and unconnected (taken once); -1 if none.
   int take_socket() {
-    std::lock_guard lock(listen_mutex_);
+    std::lock_guard lock(mutex_);
     int fd = fd_;
     fd_ = -1;
     return fd;
   }
   EndpointUse use() const { return use_; }
   const SockAddr& bound() const { return bound_; }
+  const std::shared_ptr<TcpContext>& context() const { return context_; }
 
  private:
   std::shared_ptr<TcpContext> context_;
   SockAddr address_;  // as reported (wildcard kept), with the real port
   SockAddr bound_;    // what the socket is bound to (the adapter's IP)
   EndpointUse use_;
-  std::mutex listen_mutex_;
   std::recursive_mutex deliver_mutex_;  // held while a request is delivered
+  std::mutex mutex_;
   int fd_;
-  bool registered_ = false;
+  std::shared_ptr<Acceptor> acceptor_;
   ListenEvents* events_ = nullptr;
 };
+
+void Acceptor::on_io(uint32_t) {
+  for (int round = 0; round < 64; ++round) {
+    sockaddr_storage peer{};
+    socklen_t length = sizeof peer;
+    int fd;
+    {
+      std::lock_guard lock(mutex_);
+      if (fd_ < 0) return;
+      fd = accept4(fd_, reinterpret_cast<sockaddr*>(&peer), &length,
+                   SOCK_NONBLOCK | SOCK_CLOEXEC);
+    }
+    if (fd < 0) {
+      if (errno == EINTR || errno == ECONNABORTED) continue;
+      return;  // EAGAIN, or out of descriptors (the next readiness retries)
+    }
+    SockAddr remote;
+    remote.assign(reinterpret_cast<sockaddr*>(&peer), length);
+    SockAddr local = socket_local_address(fd);
+    std::weak_ptr<TcpEndpoint> weak = endpoint_;
+    auto connection = std::make_shared<TcpConnection>(
+        context_, fd, local, remote, [weak](ConnectionPtr c, const ConnectionParams& request) {
+          auto endpoint = weak.lock();
+          return endpoint != nullptr && endpoint->deliver(std::move(c), request);
+        });
+    connection->start();
+  }
+}
 
 class TcpTransport final : public Transport {
  public:
@@ -183,29 +211,14 @@ class TcpTransport final : public Transport {
     if (!local.valid()) return STATUS_INVALID_PARAMETER;
     if (local.family() != context_->ip.family()) return STATUS_INVALID_ADDRESS;
     if (!local.is_wildcard() && !owns_address(local)) return STATUS_INVALID_ADDRESS;
-    // A wildcard means every address of this adapter: its one IP.
-    SockAddr bind_to = context_->ip.with_port(local.port());
-    Registry& registry = Registry::get();
-    for (int attempt = 0; attempt < 16; ++attempt) {
-      int fd = make_tcp_socket(bind_to.family(), context_->options.mss);
-      if (fd < 0) return status_for_errno(errno);
-      if (::bind(fd, bind_to.raw(), bind_to.length()) != 0) {
-        int error = errno;
-        ::close(fd);
-        if (error == EADDRINUSE && local.port() == 0) return STATUS_TOO_MANY_ADDRESSES;
-        return status_for_errno(error);
-      }
-      SockAddr bound = socket_local_address(fd);
-      SockAddr reported = local.with_port(bound.port());
-      std::lock_guard lock(registry.mutex);
-      if (registry.port_in_use_locked(reported)) {
-        ::close(fd);
-        if (local.port() != 0) return STATUS_SHARING_VIOLATION;
-        continue;  // the kernel picked a port another adapter holds: pick again
-      }
-      ++registry.endpoints[reported];
-      *out = std::make_shared<TcpEndpoint>(context_, reported, bound, use, fd);
-      return STATUS_SUCCESS;
+    if (local.port() != 0) return bind_port(local, local.port(), use, out);
+    // Port 0: NDK's ephemeral range 49152..65535 (ndkpi.md 4.5.1), whatever the kernel's is.
+    uint32_t span = kEphemeralLast - kEphemeralFirst + 1;
+    uint32_t start = static_cast<uint32_t>(std::random_device{}()) % span;
+    for (uint32_t i = 0; i < span; ++i) {
+      auto port = static_cast<uint16_t>(kEphemeralFirst + (start + i) % span);
+      Status status = bind_port(local, port, use, out);
+      if (status != STATUS_SHARING_VIOLATION) return status;
     }
     return STATUS_TOO_MANY_ADDRESSES;
   }
@@ -254,6 +267,33 @@ class TcpTransport final : public Transport {
   }
 
  private:
+  // Binds a socket to the adapter's IP and `port` and records the endpoint.
+  Status bind_port(const SockAddr& local, uint16_t port, EndpointUse use, EndpointRef* out) {
+    // A wildcard means every address of this adapter: its one IP.
+    SockAddr bind_to = context_->ip.with_port(port);
+    SockAddr reported = local.with_port(port);
+    Registry& registry = Registry::get();
+    {
+      std::lock_guard lock(registry.mutex);
+      if (registry.port_in_use_locked(reported)) return STATUS_SHARING_VIOLATION;
+    }
+    int fd = make_tcp_socket(bind_to.family(), context_->options.mss);
+    if (fd < 0) return status_for_errno(errno);
+    if (::bind(fd, bind_to.raw(), bind_to.length()) != 0) {
+      int error = errno;
+      ::close(fd);
+      return status_for_errno(error);
+    }
+    std::lock_guard lock(registry.mutex);
+    if (registry.port_in_use_locked(reported)) {
+      ::close(fd);
+      return STATUS_SHARING_VIOLATION;
+    }
+    ++registry.endpoints[reported];
+    *out = std::make_shared<TcpEndpoint>(context_, reported, bind_to, use, fd);
+    return STATUS_SUCCESS;
+  }
+
   std::shared_ptr<TcpContext> context_;
   Capabilities caps_;
 };
@@ -299,6 +339,9 @@ Status create_tcp_transport(const std::string& address,
     } else if (key == "mpa_rev") {
       ok = parse_number(value, 1, 2, &v);
       o.mpa_rev = static_cast<uint8_t>(v);
+    } else if (key == "link_timeout_ms") {
+      ok = parse_number(value, 1000, 3600000, &v);
+      o.link_timeout_ms = static_cast<uint32_t>(v);
     } else if (key == "mss") {
       ok = parse_number(value, 88, 65535, &v);
       o.mss = static_cast<uint32_t>(v);

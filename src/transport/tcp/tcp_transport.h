@@ -15,6 +15,8 @@ namespace softndk::transport::tcp {
 //   poll=0|1      progress thread polls instead of sleeping in epoll_wait (default 0)
 //   mpa_rev=2|1   MPA revision of our Requests (default 2: enhanced, IRD/ORD, RTR)
 //   mss=N         TCP_MAXSEG for our sockets, 88..65535 (default: the kernel's); FPDU sizes follow
+//   link_timeout_ms=N  a peer that stops acknowledging (or answering keepalives) for N ms is
+//                 gone: TCP_USER_TIMEOUT + keepalive, 1000..3600000 (default 30000)
 // connect_timeout_ms (an adapter option, read but not consumed) also bounds the MPA waits.
 struct TcpOptions {
   bool request_crc = true;
@@ -22,6 +24,7 @@ struct TcpOptions {
   uint8_t mpa_rev = 2;
   uint32_t mss = 0;
   uint32_t setup_timeout_ms = 10000;  // MPA Reply, Request and RTR waits (iwarp.md 4.4)
+  uint32_t link_timeout_ms = 30000;
 };
 
 // `address` is the part of the URI after "tcp://": "127.0.0.1", "[::1]" or "::1".
