@@ -24,7 +24,6 @@ namespace {
 
 constexpr size_t kRxBufferBytes = 16384;  // staging for headers and small payloads
 constexpr uint64_t kDrainTimeoutMs = 1000;    // iwarp.md 4.2 step 4
-constexpr uint64_t kWritableRetryMs = 2;
 constexpr size_t kMaxIov = 72;
 constexpr uint16_t kNoLimit = wire::kMpaMaxIrdOrd;  // 0x3FFF: "no IRD/ORD constraint" (1.4)
 constexpr uint8_t kLayerLlp = 2;
@@ -254,17 +253,6 @@ void TcpConnection::on_io(uint32_t events) {
 }
 
 void TcpConnection::on_timer(uint32_t tag) {
-  if (tag == kWritableRetry) {
-    // Safety net for a link_writable that raced with the core's own bookkeeping of the
-    // Blocked send (see the tcp README): repeat it if the core has not sent since.
-    uint64_t seen;
-    {
-      std::lock_guard lock(mutex_);
-      seen = writable_sends_;
-    }
-    if (send_count_.load(std::memory_order_relaxed) == seen) call_writable();
-    return;
-  }
   Phase phase;
   {
     std::lock_guard lock(mutex_);
@@ -752,7 +740,6 @@ bool frame_fpdu(const wire::UlpduHeader& header, const ConstPiece* pieces, size_
 }  // namespace
 
 TxResult TcpConnection::send(const TxSegment& segment) {
-  send_count_.fetch_add(1, std::memory_order_relaxed);
   // crc_ and out_read_msn_shift_ are fixed before the core may send (complete()/accept()).
   TxFrame frame;
   wire::UlpduHeader header = ulpdu_for(segment.header, out_read_msn_shift_);
@@ -885,14 +872,7 @@ void TcpConnection::flush_tx() {
     close_now(false);
     return;
   }
-  if (drained) {
-    {
-      std::lock_guard lock(mutex_);
-      writable_sends_ = send_count_.load(std::memory_order_relaxed);
-      context_->engine->arm_timer(kWritableRetryMs, weak_from_this(), kWritableRetry);
-    }
-    call_writable();
-  }
+  if (drained) call_writable();
 }
 
 void TcpConnection::call_writable() {

@@ -89,7 +89,7 @@ class TcpConnection final : public Connection,
     Closed,
   };
   enum class Rtr : uint8_t { None, Write, Read, Send };
-  enum TimerTag : uint32_t { kSetupTimer = 1, kDrainTimer = 2, kWritableRetry = 3 };
+  enum TimerTag : uint32_t { kSetupTimer = 1, kDrainTimer = 2 };
 
   // One frame waiting for the socket: an FPDU (length + ULPDU header | payload | pad + CRC) or a
   // whole MPA frame. Core payload is referenced, everything else is owned.
@@ -187,8 +187,6 @@ class TcpConnection final : public Connection,
   bool fin_sent_ = false;
   bool terminate_sent_ = false;
   bool writable_owed_ = false;  // a core send returned Blocked: link_writable when drained
-  std::atomic<uint64_t> send_count_{0};
-  uint64_t writable_sends_ = 0;  // send_count_ when link_writable was last called
   uint32_t out_read_msn_shift_ = 0;  // we sent a Read RTR: our Read Requests start at MSN 2
 
   // Control frames being read (setup).
