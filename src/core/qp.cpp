@@ -84,10 +84,11 @@ Qp::Qp(const Params& p)
   if (srq_ != nullptr) srq_->add_ref();
   const NDK_ADAPTER_INFO& info = adapter()->info();
   size_t slot_sges = std::max<size_t>({initiator_sge_, info.MaxReadRequestSge, 1});
-  sq_.resize(initiator_depth_);
+  sq_ = std::make_unique<InitiatorWr[]>(initiator_depth_);
+  sq_size_ = initiator_depth_;
   sq_sge_storage_.resize(slot_sges * initiator_depth_);
   sq_inline_storage_.resize(size_t{inline_bytes_} * initiator_depth_);
-  for (size_t i = 0; i < sq_.size(); ++i) {
+  for (size_t i = 0; i < sq_size_; ++i) {
     sq_[i].sges = &sq_sge_storage_[i * slot_sges];
     sq_[i].inline_data = inline_bytes_ != 0 ? &sq_inline_storage_[i * inline_bytes_] : nullptr;
   }
@@ -152,7 +153,7 @@ NTSTATUS Qp::check_initiator_post(ULONG flags, ULONG allowed_flags) {
   if ((flags & ~allowed_flags & kKnownOpFlags) != 0 || (flags & ~kKnownOpFlags) != 0)
     return STATUS_INVALID_PARAMETER;
   State state = state_.load(std::memory_order_acquire);
-  if (initiator_cq_->failed()) return STATUS_CONNECTION_INVALID;
+  if (cq_dead()) return STATUS_CONNECTION_INVALID;
   if (state != State::Connected && state != State::Error) return STATUS_CONNECTION_INVALID;
   // Outstanding = posted and not yet retrieved from the CQ (silent successes: not finished).
   if (sq_posted_.load(std::memory_order_relaxed) -
@@ -188,11 +189,12 @@ NTSTATUS Qp::copy_sges(InitiatorWr& wr, const NDK_SGE* sges, ULONG count, ULONG 
 }
 
 NTSTATUS Qp::submit(InitiatorWr& wr) {
-  wr.done = false;
+  wr.done.store(false, std::memory_order_relaxed);
   wr.status = STATUS_SUCCESS;
   wr.provider_error = 0;
   wr.bytes_done = 0;
-  sq_posted_.fetch_add(1, std::memory_order_release);
+  // The consumer serializes posts on a queue: a plain store publishes the slot.
+  sq_posted_.store(sq_posted_.load(std::memory_order_relaxed) + 1, std::memory_order_release);
   kick_tx();
   return STATUS_SUCCESS;
 }
@@ -341,7 +343,7 @@ NTSTATUS Qp::post_receive(void* context, const NDK_SGE* sges, ULONG count) {
   uint64_t capacity = 0;
   for (ULONG i = 0; i < count; ++i) capacity += sges[i].Length;
   if (capacity > adapter()->info().MaxTransferLength) return STATUS_INVALID_PARAMETER;
-  if (receive_cq_->failed()) return STATUS_CONNECTION_INVALID;
+  if (cq_dead()) return STATUS_CONNECTION_INVALID;
   std::lock_guard lock(rx_lock_);
   if (rq_tail_ - rq_reaped_.load(std::memory_order_acquire) >= receive_depth_)
     return STATUS_INSUFFICIENT_RESOURCES;
@@ -353,7 +355,7 @@ NTSTATUS Qp::post_receive(void* context, const NDK_SGE* sges, ULONG count) {
   ++rq_tail_;
   // In the error state the receive is accepted and cancelled, after every older one
   // (ndkpi.md 4.1.5): draining under rx_lock_ keeps the order against a concurrent flush.
-  if (rx_closed_) drain_receives_locked();
+  if (rx_closed_.load(std::memory_order_relaxed)) drain_receives_locked();
   return STATUS_SUCCESS;
 }
 
@@ -410,7 +412,7 @@ void Qp::run_tx() {
     }
     if (state_.load(std::memory_order_acquire) == State::Error) break;
     uint64_t slot = sq_exec_;
-    InitiatorWr& wr = sq_[slot % sq_.size()];
+    InitiatorWr& wr = sq_[slot % sq_size_];
     if ((wr.flags & NDK_OP_FLAG_READ_FENCE) != 0 &&
         orq_head_.load(std::memory_order_acquire) != orq_tail_.load(std::memory_order_acquire))
       break;  // waits until every earlier read completed
@@ -677,11 +679,12 @@ NTSTATUS Qp::execute_memory_op(InitiatorWr& wr) {
 }
 
 void Qp::finish_wr(InitiatorWr& wr, NTSTATUS status, uint32_t provider_error) {
-  std::lock_guard lock(sq_lock_);
-  if (wr.done) return;
-  wr.done = true;
+  // Runs in the transmit engine, which excludes the flush (same combiner); the receive path
+  // only finishes reads, which the engine never finishes once they were sent. No lock needed.
+  if (wr.done.load(std::memory_order_relaxed)) return;
   wr.status = status;
   wr.provider_error = status == STATUS_SUCCESS ? 0 : provider_error;
+  wr.done.store(true, std::memory_order_release);
 }
 
 void Qp::complete_initiator_in_order() {
@@ -691,8 +694,8 @@ void Qp::complete_initiator_in_order() {
     uint64_t completed = sq_completed_.load(std::memory_order_relaxed);
     uint64_t posted = sq_posted_.load(std::memory_order_acquire);
     while (completed < posted) {
-      InitiatorWr& wr = sq_[completed % sq_.size()];
-      if (!wr.done) break;
+      InitiatorWr& wr = sq_[completed % sq_size_];
+      if (!wr.done.load(std::memory_order_acquire)) break;
       if (wr.status != STATUS_SUCCESS || (wr.flags & NDK_OP_FLAG_SILENT_SUCCESS) == 0) {
         NDK_RESULT_EX r{};
         r.Status = wr.status;
@@ -719,11 +722,11 @@ void Qp::apply_culprit_locked() {
   culprit_kind_ = kNoCulprit;
   if (kind == kCulpritRead) {
     if (orq_head_.load() != orq_tail_.load()) {
-      InitiatorWr& wr = sq_[orq_[orq_head_.load() % orq_.size()] % sq_.size()];
-      if (!wr.done) {
-        wr.done = true;
+      InitiatorWr& wr = sq_[orq_[orq_head_.load() % orq_.size()] % sq_size_];
+      if (!wr.done.load(std::memory_order_acquire)) {
         wr.status = culprit_status_;
         wr.provider_error = culprit_error_;
+        wr.done.store(true, std::memory_order_release);
       }
     }
     return;
@@ -731,11 +734,12 @@ void Qp::apply_culprit_locked() {
   // The message in transmission, or else the oldest unfinished send or write.
   uint64_t posted = sq_posted_.load(std::memory_order_acquire);
   for (uint64_t i = sq_completed_.load(); i < posted && i <= sq_exec_; ++i) {
-    InitiatorWr& wr = sq_[i % sq_.size()];
-    if (!wr.done && (wr.op == WrOp::Send || wr.op == WrOp::Write)) {
-      wr.done = true;
+    InitiatorWr& wr = sq_[i % sq_size_];
+    if (!wr.done.load(std::memory_order_acquire) &&
+        (wr.op == WrOp::Send || wr.op == WrOp::Write)) {
       wr.status = culprit_status_;
       wr.provider_error = culprit_error_;
+      wr.done.store(true, std::memory_order_release);
       return;
     }
   }
@@ -747,14 +751,14 @@ void Qp::fail_all_initiator() {
     apply_culprit_locked();
     uint64_t posted = sq_posted_.load(std::memory_order_acquire);
     for (uint64_t i = sq_completed_.load(); i < posted; ++i) {
-      InitiatorWr& wr = sq_[i % sq_.size()];
+      InitiatorWr& wr = sq_[i % sq_size_];
       // Not yet reported means not completed: a request that finished but waits behind an
       // unfinished read (in-order completion) is flushed too, like every later one, so that
       // nothing after a cancellation reports success (ndkpi.md 4.1.5).
-      if (!wr.done || wr.status == STATUS_SUCCESS) {
-        wr.done = true;
+      if (!wr.done.load(std::memory_order_acquire) || wr.status == STATUS_SUCCESS) {
         wr.status = STATUS_CANCELLED;
         wr.provider_error = 0;
+        wr.done.store(true, std::memory_order_release);
       }
     }
     sq_exec_ = posted;
@@ -769,11 +773,9 @@ void Qp::fail_all_initiator() {
 // ---------------------------------------------------------------------------------------------
 // Receive path
 
-void Qp::push_receive(const NDK_RESULT_EX& result, bool solicited) {
-  if (!receive_cq_->push(result, solicited, srq_ == nullptr ? &rq_reaped_ : nullptr)) {
-    // The receive CQ died: nothing more can be reported for this QP.
-    state_.store(State::Error, std::memory_order_release);
-  }
+bool Qp::push_receive(const NDK_RESULT_EX& result, bool solicited) {
+  // False when the receive CQ has died (overrun): the caller moves the QP to the error state.
+  return receive_cq_->push(result, solicited, srq_ == nullptr ? &rq_reaped_ : nullptr);
 }
 
 void Qp::complete_receive(NTSTATUS status, uint64_t bytes, bool solicited, uint32_t invalidated,
@@ -787,13 +789,16 @@ void Qp::complete_receive(NTSTATUS status, uint64_t bytes, bool solicited, uint3
   r.ProviderErrorCode = status == STATUS_SUCCESS ? 0 : provider_error;
   r.TypeSpecificCompletionOutput = with_invalidate ? invalidated : 0;
   rx_have_receive_ = false;
-  push_receive(r, solicited || status != STATUS_SUCCESS);
+  if (!push_receive(r, solicited || status != STATUS_SUCCESS)) {
+    // CQ overrun (ndkpi.md 4.1.4): the QP is dead and its connection is aborted.
+    enter_error(STATUS_CANCELLED, 0, kNoCulprit);
+  }
 }
 
 bool Qp::take_receive() {
   if (srq_ != nullptr) return srq_->take(&rx_receive_, rx_sge_buffer_.data());
   std::lock_guard lock(rx_lock_);
-  if (rx_closed_ || rq_head_ == rq_tail_) return false;
+  if (rx_closed_.load(std::memory_order_relaxed) || rq_head_ == rq_tail_) return false;
   const ReceiveWr& wr = rq_[rq_head_ % rq_.size()];
   rx_receive_.context = wr.context;
   rx_receive_.sge_count = wr.sge_count;
@@ -846,13 +851,12 @@ RxVerdict Qp::access_terminate(AccessError error, bool read_request, const Segme
 }
 
 RxVerdict Qp::rx_begin(const SegmentHeader& h, uint32_t payload_bytes) {
-  {
-    std::lock_guard lock(rx_lock_);
-    if (rx_closed_) {
-      rx_kind_ = RxKind::Discard;
-      rx_left_ = 0;
-      return RxVerdict::Discard;
-    }
+  // rx_closed_ is set after the link stopped delivering (enter_error aborts it first), so an
+  // unlocked read here only catches a delivery racing with that close; take_receive re-checks.
+  if (rx_closed_.load(std::memory_order_acquire)) {
+    rx_kind_ = RxKind::Discard;
+    rx_left_ = 0;
+    return RxVerdict::Discard;
   }
   rx_header_ = h;
   rx_left_ = payload_bytes;
@@ -923,7 +927,7 @@ RxVerdict Qp::rx_begin(const SegmentHeader& h, uint32_t payload_bytes) {
         std::lock_guard lock(sq_lock_);
         if (orq_head_.load() != orq_tail_.load()) {
           slot = static_cast<uint32_t>(orq_[orq_head_.load() % orq_.size()]);
-          wr = &sq_[slot % sq_.size()];
+          wr = &sq_[slot % sq_size_];
         }
       }
       if (wr == nullptr) return terminate_rx(kLayerRdmap, kRdmapOperation, 0x06, h);
@@ -1019,7 +1023,7 @@ void Qp::rx_end(bool intact) {
       {
         std::lock_guard lock(sq_lock_);
         uint32_t slot = static_cast<uint32_t>(orq_[orq_head_.load() % orq_.size()]);
-        wr = &sq_[slot % sq_.size()];
+        wr = &sq_[slot % sq_size_];
         wr->bytes_done += rx_segment_bytes_;
       }
       if (!h.last) return;
@@ -1039,9 +1043,9 @@ void Qp::rx_end(bool intact) {
       {
         std::lock_guard lock(sq_lock_);
         orq_head_.fetch_add(1, std::memory_order_acq_rel);
-        if (!wr->done) {
-          wr->done = true;
+        if (!wr->done.load(std::memory_order_acquire)) {
           wr->status = status;
+          wr->done.store(true, std::memory_order_release);
         }
       }
       complete_initiator_in_order();
@@ -1168,7 +1172,7 @@ void Qp::enter_error(NTSTATUS culprit_status, uint32_t provider_error, int culpr
   {
     // rx_closed_ stops the receive path; what it held is flushed here, in order.
     std::lock_guard lock(rx_lock_);
-    rx_closed_ = true;
+    rx_closed_.store(true, std::memory_order_release);
     drain_receives_locked();
   }
   kick_tx_later();

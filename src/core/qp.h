@@ -9,6 +9,7 @@
 #pragma once
 
 #include <atomic>
+#include <memory>
 #include <cstdint>
 #include <mutex>
 #include <vector>
@@ -49,7 +50,8 @@ struct InitiatorWr {
   uint32_t fbo = 0;
   std::vector<NDK_LOGICAL_ADDRESS> pages;  // fast-register page list, copied at post
   // Outcome.
-  bool done = false;
+  // Release-stored after status by whoever finishes the request; read under sq_lock_.
+  std::atomic<bool> done{false};
   NTSTATUS status = STATUS_SUCCESS;
   uint32_t provider_error = 0;
   uint64_t bytes_done = 0;
@@ -123,7 +125,7 @@ class Qp final : public Object, public transport::LinkSink, public Deferred {
   void on_destroy() override;
 
   NTSTATUS check_initiator_post(ULONG flags, ULONG allowed_flags);
-  InitiatorWr& next_slot() { return sq_[sq_posted_ % sq_.size()]; }
+  InitiatorWr& next_slot() { return sq_[sq_posted_ % sq_size_]; }
   NTSTATUS copy_sges(InitiatorWr& wr, const NDK_SGE* sges, ULONG count, ULONG flags,
                      ULONG max_sge, bool allow_inline);
   NTSTATUS submit(InitiatorWr& wr);  // publishes the slot and kicks the engine
@@ -151,7 +153,9 @@ class Qp final : public Object, public transport::LinkSink, public Deferred {
                         bool with_invalidate, uint32_t provider_error = 0);
   void drain_receives_locked();  // caller holds rx_lock_
   void push_initiator(const NDK_RESULT_EX& result, bool error);
-  void push_receive(const NDK_RESULT_EX& result, bool solicited);
+  bool push_receive(const NDK_RESULT_EX& result, bool solicited);
+  // A CQ of this QP overran: the QP is unusable (ndkpi.md 4.1.4).
+  bool cq_dead() const { return receive_cq_->failed() || initiator_cq_->failed(); }
 
   // State changes.
   // Culprit kinds: which outstanding request a failure is charged to.
@@ -189,7 +193,8 @@ class Qp final : public Object, public transport::LinkSink, public Deferred {
 
   // Initiator queue: slots [sq_completed_, sq_posted_). sq_posted_ is written by the poster,
   // sq_exec_ by the engine, sq_completed_ under sq_lock_.
-  std::vector<InitiatorWr> sq_;
+  std::unique_ptr<InitiatorWr[]> sq_;
+  size_t sq_size_ = 0;
   std::vector<NDK_SGE> sq_sge_storage_;
   std::vector<std::byte> sq_inline_storage_;
   std::atomic<uint64_t> sq_posted_{0};
@@ -230,7 +235,7 @@ class Qp final : public Object, public transport::LinkSink, public Deferred {
   std::vector<NDK_SGE> rq_sge_storage_;
   uint64_t rq_head_ = 0, rq_tail_ = 0;
   std::atomic<uint64_t> rq_reaped_{0};  // written by the receive CQ's poller
-  bool rx_closed_ = false;
+  std::atomic<bool> rx_closed_{false};  // written under rx_lock_
   // The message being received.
   enum class RxKind : uint8_t { None, Send, Write, ReadResponse, Discard };
   RxKind rx_kind_ = RxKind::None;

@@ -45,13 +45,21 @@ class SpinLock {
 // (The "combining" pattern: the posting thread runs the send engine when it is idle.)
 class Combiner {
  public:
+  // Uncontended cost: one exchange, one store, one load.
   template <class F>
   void run(F&& work) {
-    pending_.store(true, std::memory_order_release);
-    while (pending_.load(std::memory_order_acquire)) {
-      if (owner_.exchange(true, std::memory_order_acquire)) return;  // the owner will see pending_
-      while (pending_.exchange(false, std::memory_order_acq_rel)) work();
-      owner_.store(false, std::memory_order_release);
+    if (owner_.exchange(true, std::memory_order_acquire)) {
+      // Busy: ask the owner for another pass. It may have released in the meantime, so
+      // try once more to take it over rather than lose the pass.
+      pending_.store(true, std::memory_order_seq_cst);
+      if (owner_.exchange(true, std::memory_order_acquire)) return;
+    }
+    for (;;) {
+      pending_.store(false, std::memory_order_relaxed);
+      work();
+      owner_.store(false, std::memory_order_seq_cst);
+      if (!pending_.load(std::memory_order_seq_cst)) return;
+      if (owner_.exchange(true, std::memory_order_acquire)) return;  // the new owner runs it
     }
   }
   bool running() const { return owner_.load(std::memory_order_acquire); }
