@@ -246,7 +246,6 @@ class Qp final : public Object, public transport::LinkSink, public Deferred {
   uint64_t rx_message_bytes_ = 0;       // payload bytes of the current message so far
   uint32_t rx_expected_msn_ = 1;
   uint32_t rx_expected_read_msn_ = 1;
-  uint32_t rx_inbound_reads_ = 0;
   transport::SegmentHeader rx_header_;
   SglCursor rx_cursor_;
   Lease rx_lease_;
