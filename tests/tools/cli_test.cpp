@@ -1,0 +1,543 @@
+// The softndk program as a user sees it: exit status (0 ok, 1 runtime failure, 2 usage error),
+// text and JSON output with their documented fields (docs/cli.md), counters, the progress line
+// and charts. Checks shapes and consistency, never timings. Over TCP too when it is built:
+// in-process and as two processes (server and client), with rejection and refusal messages.
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+extern char** environ;
+
+namespace {
+
+using nlohmann::json;
+
+struct Result {
+  int status = -1;
+  std::string out;
+  std::string err;
+};
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+std::string temp_path(const std::string& name) {
+  const char* dir = std::getenv("TMPDIR");
+  return std::string(dir != nullptr ? dir : "/tmp") + "/softndk_cli_test_" +
+         std::to_string(getpid()) + "_" + name;
+}
+
+// Runs the softndk program with `args`, stdout and stderr captured, stdin empty.
+Result softndk(const std::vector<std::string>& args) {
+  static int counter = 0;
+  const std::string out = temp_path("out" + std::to_string(counter));
+  const std::string err = temp_path("err" + std::to_string(counter++));
+  std::vector<std::string> argv_storage{SOFTNDK_CLI_PATH};
+  argv_storage.insert(argv_storage.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (std::string& a : argv_storage) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_addopen(&actions, 1, out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  posix_spawn_file_actions_addopen(&actions, 2, err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  pid_t pid = 0;
+  Result run;
+  if (posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ) == 0) {
+    int status = 0;
+    waitpid(pid, &status, 0);
+    run.status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  }
+  posix_spawn_file_actions_destroy(&actions);
+  run.out = read_file(out);
+  run.err = read_file(err);
+  std::remove(out.c_str());
+  std::remove(err.c_str());
+  return run;
+}
+
+bool contains(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
+json parse(const Result& run) {
+  json doc = json::parse(run.out, nullptr, false);
+  EXPECT_FALSE(doc.is_discarded()) << "not JSON:\n" << run.out << "\nstderr:\n" << run.err;
+  return doc;
+}
+
+#define EXPECT_RUN(expected_status, run)                                                 \
+  EXPECT_EQ(expected_status, (run).status) << "stdout:\n" << (run).out << "\nstderr:\n" \
+                                           << (run).err
+
+void expect_latency_summary(const json& l, const std::string& where) {
+  for (const char* key : {"count", "min", "avg", "stdev", "p50", "p99", "p99_9", "max"})
+    EXPECT_TRUE(l.contains(key)) << where << ": " << key;
+  EXPECT_LE(l["min"].get<double>(), l["p50"].get<double>()) << where;
+  EXPECT_LE(l["p50"].get<double>(), l["p99"].get<double>()) << where;
+  EXPECT_LE(l["p99"].get<double>(), l["p99_9"].get<double>()) << where;
+  EXPECT_LE(l["p99_9"].get<double>(), l["max"].get<double>()) << where;
+}
+
+void expect_counters(const json& c, const std::string& where) {
+  for (const char* key : {"Connects", "Accepts", "ConnectFailures", "ConnectionErrors",
+                          "ActiveConnections", "CqErrors", "RdmaInOctets", "RdmaOutOctets",
+                          "RdmaInFrames", "RdmaOutFrames"})
+    EXPECT_TRUE(c.contains(key) && c[key].is_number_unsigned()) << where << ": " << key;
+}
+
+// ---------------------------------------------------------------------------------------------
+// info
+
+TEST(CliInfo, json_has_the_adapter_info_flags_counters_and_transports) {
+  Result r = softndk({"info", "loopback", "--json"});
+  EXPECT_RUN(0, r);
+  json doc = parse(r);
+  EXPECT_EQ("loopback", doc["uri"]);
+  EXPECT_EQ("loopback", doc["transport"]);
+  EXPECT_EQ(true, doc["in_process"]);
+  EXPECT_EQ("2.1", doc["version"]);
+  EXPECT_EQ("undefined", doc["rdma_technology"]);
+  const json& info = doc["adapter_info"];
+  EXPECT_EQ(2, info["Version"]["Major"]);
+  EXPECT_EQ(1, info["Version"]["Minor"]);
+  for (const char* key :
+       {"VendorId", "DeviceId", "MaxRegistrationSize", "MaxWindowSize", "FRMRPageCount",
+        "MaxInitiatorRequestSge", "MaxReceiveRequestSge", "MaxReadRequestSge",
+        "MaxTransferLength", "MaxInlineDataSize", "MaxInboundReadLimit", "MaxOutboundReadLimit",
+        "MaxReceiveQueueDepth", "MaxInitiatorQueueDepth", "MaxSrqDepth", "MaxCqDepth",
+        "LargeRequestThreshold", "MaxCallerData", "MaxCalleeData", "AdapterFlags",
+        "RdmaTechnology"})
+    EXPECT_TRUE(info.contains(key)) << key;
+  EXPECT_GE(info["FRMRPageCount"].get<unsigned>(), 16u);
+  const json& flags = doc["adapter_flags"];
+  EXPECT_EQ(7u, flags.size());
+  EXPECT_EQ(false, flags["IN_ORDER_DMA_SUPPORTED"]);
+  EXPECT_EQ(true, flags["CQ_RESIZE_SUPPORTED"]);
+  expect_counters(doc["counters"], "info");
+  EXPECT_EQ(0u, doc["counters"]["Connects"]);
+  EXPECT_EQ("available", doc["transports"]["loopback"]);
+}
+
+TEST(CliInfo, json_reflects_the_uri_options) {
+  Result r = softndk({"info", "--uri", "loopback?max_cq_depth=1234&max_inline=100&cq_resize=0",
+                   "--json"});
+  EXPECT_RUN(0, r);
+  json doc = parse(r);
+  EXPECT_EQ(1234u, doc["adapter_info"]["MaxCqDepth"]);
+  EXPECT_EQ(100u, doc["adapter_info"]["MaxInlineDataSize"]);
+  EXPECT_EQ(false, doc["adapter_flags"]["CQ_RESIZE_SUPPORTED"]);
+  EXPECT_EQ(0u, doc["adapter_info"]["AdapterFlags"].get<unsigned>() & 0x100);
+}
+
+TEST(CliInfo, text_shows_fields_flags_and_counters) {
+  Result r = softndk({"info"});
+  EXPECT_RUN(0, r);
+  for (const char* part : {"softndk adapter \"loopback\"", "NDKPI version            2.1",
+                           "MaxCqDepth", "MaxInlineDataSize", "[x] CQ_RESIZE_SUPPORTED",
+                           "[ ] IN_ORDER_DMA_SUPPORTED", "RdmaOutFrames", "loopback               available"})
+    EXPECT_TRUE(contains(r.out, part)) << part << "\n" << r.out;
+}
+
+TEST(CliInfo, a_bad_uri_fails_with_the_status_named) {
+  Result r = softndk({"info", "bogus://x"});
+  EXPECT_RUN(1, r);
+  EXPECT_TRUE(contains(r.err, "STATUS_NOT_SUPPORTED")) << r.err;
+  EXPECT_TRUE(contains(r.err, "bogus://x")) << r.err;
+  r = softndk({"info", "loopback?no_such_option=1"});
+  EXPECT_RUN(1, r);
+  EXPECT_TRUE(contains(r.err, "STATUS_INVALID_PARAMETER")) << r.err;
+  r = softndk({"info", "loopback?max_cq_depth=0"});
+  EXPECT_RUN(1, r);
+  EXPECT_TRUE(contains(r.err, "STATUS_INVALID_PARAMETER")) << r.err;
+}
+
+// ---------------------------------------------------------------------------------------------
+// ping
+
+TEST(CliPing, in_process_prints_each_reply_and_the_percentiles) {
+  Result r = softndk({"ping", "-c", "3", "-i", "0"});
+  EXPECT_RUN(0, r);
+  EXPECT_TRUE(contains(r.out, "over loopback (both ends in this process)")) << r.out;
+  EXPECT_TRUE(contains(r.out, "connected in")) << r.out;
+  EXPECT_TRUE(contains(r.out, "64 bytes from 127.0.0.1:")) << r.out;
+  for (const char* seq : {"seq=1 time=", "seq=2 time=", "seq=3 time="})
+    EXPECT_TRUE(contains(r.out, seq)) << seq << "\n" << r.out;
+  EXPECT_TRUE(contains(r.out, "3 sent, 3 received, 0% lost")) << r.out;
+  EXPECT_TRUE(contains(r.out, "rtt min/avg/p50/p99/p99.9/max = ")) << r.out;
+}
+
+TEST(CliPing, json_has_counts_and_round_trip_percentiles) {
+  Result r = softndk({"ping", "-c", "5", "-i", "0", "-s", "1K", "--json"});
+  EXPECT_RUN(0, r);
+  json doc = parse(r);
+  EXPECT_EQ("ping", doc["command"]);
+  EXPECT_EQ(true, doc["in_process"]);
+  EXPECT_EQ(1024u, doc["bytes"]);
+  EXPECT_EQ(5u, doc["sent"]);
+  EXPECT_EQ(5u, doc["received"]);
+  EXPECT_GT(doc["connect_ms"].get<double>(), 0.0);
+  expect_latency_summary(doc["rtt_us"], "ping");
+  EXPECT_EQ(5u, doc["rtt_us"]["count"]);
+}
+
+TEST(CliPing, notification_mode_and_pending_completions_work_too) {
+  Result r = softndk({"ping", "-c", "3", "-i", "0", "-e", "--uri", "loopback?pending=always",
+                   "--json"});
+  EXPECT_RUN(0, r);
+  EXPECT_EQ(3u, parse(r)["received"]);
+}
+
+TEST(CliPing, two_processes_over_loopback_is_a_usage_error_that_explains_why) {
+  Result r = softndk({"ping", "--server"});
+  EXPECT_RUN(2, r);
+  EXPECT_TRUE(contains(r.err, "in-process fabric")) << r.err;
+  EXPECT_TRUE(contains(r.err, "--uri")) << r.err;
+  r = softndk({"ping", "127.0.0.1"});
+  EXPECT_RUN(2, r);
+  EXPECT_TRUE(contains(r.err, "in-process fabric")) << r.err;
+  r = softndk({"perf", "--server", "--uri", "loopback"});
+  EXPECT_RUN(2, r);
+}
+
+// ---------------------------------------------------------------------------------------------
+// perf
+
+TEST(CliPerf, write_json_has_the_documented_fields) {
+  Result r = softndk({"perf", "--op", "write", "--size", "4096", "--iters", "100", "--json"});
+  EXPECT_RUN(0, r);
+  json doc = parse(r);
+  EXPECT_EQ("perf", doc["command"]);
+  EXPECT_EQ("loopback", doc["uri"]);
+  EXPECT_EQ(true, doc["in_process"]);
+  EXPECT_TRUE(doc["server"].is_string());
+  const json& s = doc["settings"];
+  EXPECT_EQ("bw", s["mode"]);
+  EXPECT_EQ(1u, s["qps"]);
+  EXPECT_EQ(128u, s["depth"]);
+  EXPECT_EQ(0u, s["inline"]);
+  EXPECT_EQ(1u, s["sge"]);
+  EXPECT_EQ("n/a", s["crc"]);
+  EXPECT_EQ("polling", s["completions"]);
+  EXPECT_EQ(1u, s["cq_mod"]);
+  EXPECT_EQ(100u, s["iterations"]);
+  EXPECT_TRUE(s["duration_s"].is_null());
+  ASSERT_EQ(1u, doc["results"].size());
+  const json& m = doc["results"][0];
+  EXPECT_EQ("write", m["op"]);
+  EXPECT_EQ("write", m["name"]);
+  EXPECT_EQ("bw", m["mode"]);
+  EXPECT_EQ(4096u, m["bytes"]);
+  EXPECT_EQ(100u, m["iterations"]);
+  EXPECT_GT(m["seconds"].get<double>(), 0.0);
+  EXPECT_GT(m["ops_per_second"].get<double>(), 0.0);
+  EXPECT_GT(m["mb_per_second"].get<double>(), 0.0);
+  EXPECT_NEAR(m["gbit_per_second"].get<double>(), m["mb_per_second"].get<double>() * 8 / 1000,
+              1e-6 * m["mb_per_second"].get<double>());
+  EXPECT_EQ("completion", m["latency_kind"]);
+  expect_latency_summary(m["latency_us"], "write");
+  EXPECT_EQ(100u, m["latency_us"]["count"]);
+  const json& c = doc["counters"];
+  expect_counters(c["client"], "client");
+  expect_counters(c["server"], "server");
+  EXPECT_EQ(2u, c["client"]["Connects"]);  // control + one data connection
+  EXPECT_EQ(2u, c["server"]["Accepts"]);
+  EXPECT_EQ(2u, c["client"]["ActiveConnections"]);
+  EXPECT_GE(c["client"]["RdmaOutOctets"].get<uint64_t>(), 100u * 4096);
+  EXPECT_GE(c["server"]["RdmaInOctets"].get<uint64_t>(), 100u * 4096);
+}
+
+TEST(CliPerf, latency_of_every_data_operation) {
+  Result r = softndk({"perf", "--op", "all", "-m", "lat", "-s", "8,4K", "-n", "50", "--json"});
+  EXPECT_RUN(0, r);
+  json doc = parse(r);
+  ASSERT_EQ(6u, doc["results"].size());
+  std::vector<std::string> kinds;
+  for (const json& m : doc["results"]) {
+    EXPECT_EQ("lat", m["mode"]);
+    EXPECT_EQ(50u, m["iterations"]);
+    EXPECT_EQ(50u, m["latency_us"]["count"]);
+    expect_latency_summary(m["latency_us"], m["name"]);
+    kinds.push_back(m["op"].get<std::string>() + ":" + m["latency_kind"].get<std::string>());
+  }
+  EXPECT_EQ((std::vector<std::string>{"send:one_way", "send:one_way", "write:one_way",
+                                      "write:one_way", "read:round_trip", "read:round_trip"}),
+            kinds);
+}
+
+TEST(CliPerf, memory_operations_report_rate_and_percentiles_without_bandwidth) {
+  Result r = softndk({"perf", "--op", "mem", "-n", "50", "-s", "4K", "--json"});
+  EXPECT_RUN(0, r);
+  json doc = parse(r);
+  std::vector<std::string> names;
+  for (const json& m : doc["results"]) {
+    names.push_back(m["name"]);
+    EXPECT_TRUE(m["mb_per_second"].is_null()) << m["name"];
+    EXPECT_GT(m["ops_per_second"].get<double>(), 0.0) << m["name"];
+    EXPECT_EQ(50u, m["iterations"]) << m["name"];
+    EXPECT_EQ(50u, m["latency_us"]["count"]) << m["name"];
+  }
+  EXPECT_EQ((std::vector<std::string>{"reg", "dereg", "fastreg", "invalidate-mr", "bind",
+                                      "invalidate-mw", "sendinv"}),
+            names);
+  r = softndk({"perf", "--op", "fastreg,bind", "-m", "lat", "-n", "20", "-s", "64K", "--json"});
+  EXPECT_RUN(0, r);
+  EXPECT_EQ(4u, parse(r)["results"].size());
+}
+
+TEST(CliPerf, text_tables_and_counters) {
+  Result r = softndk({"perf", "--op", "send", "-m", "rate", "-n", "1000", "-q", "2"});
+  EXPECT_RUN(0, r);
+  for (const char* part : {"softndk perf over loopback", "data QPs 2", "Send message rate",
+                           "MsgRate[Mmsg/s]", "p99.9[us]", "1000 iterations per size",
+                           "adapter counters", "RdmaOutFrames", "latency: from posting"})
+    EXPECT_TRUE(contains(r.out, part)) << part << "\n" << r.out;
+  r = softndk({"perf", "--op", "reg", "-n", "10"});
+  EXPECT_RUN(0, r);
+  EXPECT_TRUE(contains(r.out, "Register/Deregister MR")) << r.out;
+  EXPECT_TRUE(contains(r.out, " dereg ")) << r.out;
+}
+
+TEST(CliPerf, duration_mode_still_reports_percentiles) {
+  Result r = softndk({"perf", "--op", "write", "-s", "64", "-D", "0.3", "--json"});
+  EXPECT_RUN(0, r);
+  json doc = parse(r);
+  EXPECT_TRUE(doc["settings"]["iterations"].is_null());
+  EXPECT_DOUBLE_EQ(0.3, doc["settings"]["duration_s"].get<double>());
+  const json& m = doc["results"][0];
+  EXPECT_GT(m["iterations"].get<uint64_t>(), 0u);
+  EXPECT_EQ(m["iterations"], m["latency_us"]["count"]);
+  expect_latency_summary(m["latency_us"], "duration");
+}
+
+TEST(CliPerf, notifications_qps_sges_inline_and_cq_moderation) {
+  Result r = softndk({"perf", "--op", "send,write,read", "-e", "-q", "3", "-S", "4", "-I", "64",
+                   "-s", "64,1000", "-Q", "8", "-t", "32", "-n", "400", "--json"});
+  EXPECT_RUN(0, r);
+  json doc = parse(r);
+  EXPECT_EQ("notifications", doc["settings"]["completions"]);
+  EXPECT_EQ(3u, doc["settings"]["qps"]);
+  ASSERT_EQ(6u, doc["results"].size());
+  for (const json& m : doc["results"]) {
+    EXPECT_EQ(400u, m["iterations"]) << m["name"];
+    EXPECT_EQ(50u, m["latency_us"]["count"]) << m["name"];  // one signaled per 8
+  }
+  EXPECT_EQ(4u, doc["counters"]["client"]["Connects"]);
+}
+
+TEST(CliPerf, progress_line_on_request) {
+  Result r = softndk({"perf", "--op", "write", "-s", "64K", "-D", "1.2", "--progress"});
+  EXPECT_RUN(0, r);
+  EXPECT_TRUE(contains(r.err, "\r  write bw 64 KiB: ")) << r.err;
+  EXPECT_TRUE(contains(r.err, "MB/s")) << r.err;
+  r = softndk({"perf", "--op", "write", "-s", "64K", "-D", "1.2"});  // stdout is not a terminal
+  EXPECT_RUN(0, r);
+  EXPECT_FALSE(contains(r.err, "\r")) << r.err;
+}
+
+TEST(CliPerf, plot_draws_a_chart_with_gnuplot) {
+  if (system("command -v gnuplot >/dev/null 2>&1") != 0) GTEST_SKIP() << "gnuplot not installed";
+  const std::string chart = temp_path("chart.svg");
+  Result r = softndk({"perf", "--op", "write,reg", "-s", "64,4K", "-n", "50", "--plot", chart});
+  EXPECT_RUN(0, r);
+  std::string svg = read_file(chart);
+  EXPECT_TRUE(contains(svg, "<svg")) << svg.substr(0, 200);
+  std::string script = read_file(chart + ".gp");
+  EXPECT_TRUE(contains(script, "bandwidth [MB/s]")) << script;
+  EXPECT_TRUE(contains(script, "'reg p50'")) << script;
+  std::remove(chart.c_str());
+  std::remove((chart + ".gp").c_str());
+}
+
+TEST(CliPerf, usage_errors_exit_2) {
+  const std::vector<std::vector<std::string>> cases = {
+      {},
+      {"nope"},
+      {"perf", "--no-such-flag"},
+      {"perf", "--mode", "fast"},
+      {"perf", "--op", "jump"},
+      {"perf", "--size", "0"},
+      {"perf", "--size", "12Q"},
+      {"perf", "-s", "64", "-a"},
+      {"perf", "-n", "5", "-D", "1"},
+      {"perf", "-D", "0"},
+      {"perf", "--iters", "0"},
+      {"perf", "--qps", "0"},
+      {"perf", "--qps", "65"},
+      {"perf", "--cq-mod", "300"},
+      {"perf", "--sge", "0"},
+      {"perf", "--crc", "maybe"},
+      {"perf", "--plot", "chart.txt"},
+      {"perf", "--port", "70000"},
+      {"ping", "--size", "8"},
+      {"ping", "--count", "0"},
+      {"ping", "--interval", "20"},
+      {"ping", "not-an-address", "--uri", "tcp://127.0.0.1"},
+  };
+  for (const auto& args : cases) {
+    Result r = softndk(args);
+    std::string line;
+    for (const std::string& a : args) line += a + " ";
+    EXPECT_EQ(2, r.status) << "softndk " << line << "\n" << r.out << r.err;
+    EXPECT_FALSE(r.err.empty()) << "softndk " << line;
+  }
+}
+
+TEST(CliPerf, help_exits_0) {
+  for (const auto& args : std::vector<std::vector<std::string>>{
+           {"--help"}, {"perf", "--help"}, {"ping", "--help"}, {"info", "--help"}}) {
+    Result r = softndk(args);
+    EXPECT_RUN(0, r);
+    EXPECT_TRUE(contains(r.out, "Usage")) << r.out;
+  }
+}
+
+TEST(CliPerf, runtime_failures_exit_1_naming_the_status) {
+  Result r = softndk({"perf", "--uri", "loopback?max_inline=16", "-I", "64", "-n", "10"});
+  EXPECT_RUN(1, r);
+  EXPECT_TRUE(contains(r.err, "MaxInlineDataSize")) << r.err;
+  r = softndk({"perf", "--uri", "nothing", "-n", "10"});
+  EXPECT_RUN(1, r);
+  EXPECT_TRUE(contains(r.err, "STATUS_NOT_SUPPORTED")) << r.err;
+}
+
+// ---------------------------------------------------------------------------------------------
+// TCP, when this libsoftndk has it: in-process, and server + client as two processes
+
+bool tcp_available() {
+  static const bool available = [] {
+    Result r = softndk({"info", "--json"});
+    json doc = json::parse(r.out, nullptr, false);
+    return !doc.is_discarded() && doc["transports"]["tcp"] == "available";
+  }();
+  return available;
+}
+
+uint16_t free_tcp_port() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t length = sizeof a;
+  bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &length);
+  close(fd);
+  return ntohs(a.sin_port);
+}
+
+// `softndk perf --server` in the background until destroyed (SIGTERM: exit status 0).
+class ServerProcess {
+ public:
+  ServerProcess(const std::string& uri, uint16_t port) : out_(temp_path("server" + std::to_string(port))) {
+    std::vector<std::string> args{SOFTNDK_CLI_PATH, "perf", "--server", "--uri", uri,
+                                  "--port", std::to_string(port)};
+    std::vector<char*> argv;
+    for (std::string& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, 1, out_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    posix_spawn_file_actions_adddup2(&actions, 1, 2);
+    posix_spawn(&pid_, argv[0], &actions, nullptr, argv.data(), environ);
+    posix_spawn_file_actions_destroy(&actions);
+    for (int i = 0; i < 200 && !contains(output(), "listening on"); ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ~ServerProcess() { stop(); std::remove(out_.c_str()); }
+  bool listening() { return contains(output(), "listening on"); }
+  std::string output() { return read_file(out_); }
+  int stop() {
+    if (pid_ <= 0) return status_;
+    kill(pid_, SIGTERM);
+    int status = 0;
+    waitpid(pid_, &status, 0);
+    pid_ = 0;
+    status_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    return status_;
+  }
+
+ private:
+  std::string out_;
+  pid_t pid_ = 0;
+  int status_ = -1;
+};
+
+TEST(CliTcp, in_process_ping_and_perf) {
+  if (!tcp_available()) GTEST_SKIP() << "no tcp transport in this libsoftndk";
+  Result r = softndk({"ping", "--uri", "tcp://127.0.0.1", "-c", "2", "-i", "0", "--json"});
+  EXPECT_RUN(0, r);
+  EXPECT_EQ(2u, parse(r)["received"]);
+  r = softndk({"perf", "--uri", "tcp://127.0.0.1", "--op", "send,write,read", "-s", "4K", "-n",
+               "100", "--crc", "off", "--json"});
+  EXPECT_RUN(0, r);
+  json doc = parse(r);
+  EXPECT_EQ("off", doc["settings"]["crc"]);
+  EXPECT_EQ(3u, doc["results"].size());
+}
+
+TEST(CliTcp, server_and_client_in_two_processes) {
+  if (!tcp_available()) GTEST_SKIP() << "no tcp transport in this libsoftndk";
+  const uint16_t port = free_tcp_port();
+  ServerProcess server("tcp://127.0.0.1", port);
+  ASSERT_TRUE(server.listening()) << server.output();
+  const std::string address = "127.0.0.1:" + std::to_string(port);
+  Result r = softndk({"ping", address, "--uri", "tcp://127.0.0.1", "-c", "2", "-i", "0"});
+  EXPECT_RUN(0, r);
+  EXPECT_TRUE(contains(r.out, "2 sent, 2 received")) << r.out;
+  r = softndk({"perf", address, "--uri", "tcp://127.0.0.1", "--op", "write,sendinv", "-m", "lat",
+               "-n", "50", "--json"});
+  EXPECT_RUN(0, r);
+  json doc = parse(r);
+  EXPECT_EQ(false, doc["in_process"]);
+  EXPECT_EQ(2u, doc["results"].size());
+  EXPECT_GE(doc["counters"]["server"]["Accepts"].get<uint64_t>(), 4u);  // ping's and perf's
+  EXPECT_EQ(0, server.stop()) << server.output();
+  EXPECT_TRUE(contains(server.output(), "session 2 from 127.0.0.1:")) << server.output();
+}
+
+TEST(CliTcp, a_server_that_cannot_serve_rejects_with_its_reason) {
+  if (!tcp_available()) GTEST_SKIP() << "no tcp transport in this libsoftndk";
+  const uint16_t port = free_tcp_port();
+  ServerProcess server("tcp://127.0.0.1?max_qp_depth=64", port);
+  ASSERT_TRUE(server.listening()) << server.output();
+  Result r = softndk({"perf", "127.0.0.1:" + std::to_string(port), "--uri", "tcp://127.0.0.1",
+                   "--op", "write", "-n", "10"});
+  EXPECT_RUN(1, r);
+  EXPECT_TRUE(contains(r.err, "rejected by the server")) << r.err;
+  EXPECT_TRUE(contains(r.err, "MaxReceiveQueueDepth (64)")) << r.err;
+}
+
+TEST(CliTcp, nothing_listening_is_refused) {
+  if (!tcp_available()) GTEST_SKIP() << "no tcp transport in this libsoftndk";
+  Result r = softndk({"ping", "127.0.0.1:" + std::to_string(free_tcp_port()), "--uri",
+                   "tcp://127.0.0.1", "-c", "1"});
+  EXPECT_RUN(1, r);
+  EXPECT_TRUE(contains(r.err, "refused: nothing listens there")) << r.err;
+  EXPECT_TRUE(contains(r.err, "STATUS_CONNECTION_REFUSED")) << r.err;
+}
+
+}  // namespace

@@ -1,0 +1,245 @@
+// The pieces of the softndk command line below the program: size and operation parsing, where
+// the two ends run for a transport, the client/server protocol codec, the failure messages of
+// connection setup and resource limits.
+#include <gtest/gtest.h>
+
+#include "errors.h"
+#include "options.h"
+#include "protocol.h"
+#include "session.h"
+
+namespace softndk::cli {
+namespace {
+
+TEST(Options, sizes_take_binary_suffixes) {
+  EXPECT_EQ(2u, parse_size("2"));
+  EXPECT_EQ(4096u, parse_size("4K"));
+  EXPECT_EQ(4096u, parse_size("4k"));
+  EXPECT_EQ(4096u, parse_size("4KiB"));
+  EXPECT_EQ(4096u, parse_size("4KB"));
+  EXPECT_EQ(8u << 20, parse_size("8M"));
+  EXPECT_EQ(1u << 30, parse_size("1G"));
+  EXPECT_EQ(100u, parse_size("100B"));
+  for (const char* bad : {"", "K", "4X", "-1", "4 K", "1.5M", "4KK"})
+    EXPECT_FALSE(parse_size(bad).has_value()) << bad;
+}
+
+TEST(Options, size_lists_and_the_sweep) {
+  EXPECT_EQ((std::vector<uint64_t>{64, 4096, 1u << 20}), parse_size_list("64,4K,1M"));
+  EXPECT_THROW(parse_size_list("64,,1M"), UsageError);
+  EXPECT_THROW(parse_size_list("0"), UsageError);
+  EXPECT_THROW(parse_size_list("2G"), UsageError);
+  std::vector<uint64_t> sweep = sweep_sizes();
+  ASSERT_EQ(23u, sweep.size());
+  EXPECT_EQ(2u, sweep.front());
+  EXPECT_EQ(8u << 20, sweep.back());
+}
+
+TEST(Options, operation_lists) {
+  EXPECT_EQ((std::vector<Op>{Op::Send, Op::Write, Op::Read}), parse_op_list("all"));
+  EXPECT_EQ((std::vector<Op>{Op::Register, Op::FastRegister, Op::Bind, Op::SendInvalidate}),
+            parse_op_list("mem"));
+  EXPECT_EQ((std::vector<Op>{Op::Write, Op::Register}), parse_op_list("write,reg"));
+  EXPECT_THROW(parse_op_list("ping"), UsageError);
+  EXPECT_THROW(parse_op_list("send,"), UsageError);
+}
+
+TEST(Options, an_in_process_fabric_keeps_both_ends_in_this_process) {
+  Placement p = place_ends("ping", "loopback", false, "", std::nullopt);
+  EXPECT_TRUE(p.in_process);
+  EXPECT_FALSE(p.server);
+  try {
+    place_ends("ping", "loopback", true, "", std::nullopt);
+    FAIL() << "--server over loopback accepted";
+  } catch (const UsageError& e) {
+    EXPECT_NE(std::string::npos, std::string(e.what()).find("in-process fabric"));
+  }
+  EXPECT_THROW(place_ends("perf", "loopback?addr=10.0.0.1", false, "10.0.0.1", std::nullopt),
+               UsageError);
+}
+
+TEST(Options, other_transports_place_server_and_client) {
+  Placement server = place_ends("perf", "tcp://127.0.0.1", true, "", std::nullopt);
+  EXPECT_TRUE(server.server);
+  Placement client = place_ends("perf", "tcp://127.0.0.1", false, "127.0.0.1", std::nullopt);
+  EXPECT_FALSE(client.in_process);
+  EXPECT_EQ("127.0.0.1:18515", client.peer.text());
+  client = place_ends("perf", "tcp://[::1]", false, "[::1]:7000", std::nullopt);
+  EXPECT_EQ("[::1]:7000", client.peer.text());
+  EXPECT_EQ("10.0.0.2:99", place_ends("perf", "tcp://10.0.0.1", false, "10.0.0.2", 99).peer.text());
+  EXPECT_THROW(place_ends("perf", "tcp://127.0.0.1", true, "127.0.0.1", std::nullopt), UsageError);
+  EXPECT_THROW(place_ends("perf", "tcp://127.0.0.1", false, "[::1]", std::nullopt), UsageError);
+  EXPECT_THROW(place_ends("perf", "tcp://127.0.0.1", false, "host.example", std::nullopt),
+               UsageError);
+}
+
+TEST(Address, uris_and_their_local_address) {
+  UriParts tcp = split_uri("tcp://10.1.2.3?crc=0");
+  EXPECT_EQ("tcp", tcp.scheme);
+  EXPECT_EQ("10.1.2.3", tcp.host);
+  EXPECT_EQ("crc=0", tcp.query);
+  EXPECT_EQ("::1", split_uri("tcp://[::1]:5").host);
+  EXPECT_EQ("5", split_uri("tcp://[::1]:5").port);
+  EXPECT_TRUE(is_in_process(split_uri("loopback?pending=always")));
+  EXPECT_FALSE(is_in_process(tcp));
+  EXPECT_EQ("127.0.0.1", local_ip(split_uri("loopback")));
+  EXPECT_EQ("10.0.0.1", local_ip(split_uri("loopback?pending=never&addr=10.0.0.1,fd00::1")));
+  EXPECT_EQ("10.1.2.3", local_ip(tcp));
+  EXPECT_EQ("tcp://1.2.3.4?crc=1", with_option("tcp://1.2.3.4", "crc", "1"));
+  EXPECT_EQ("tcp://1.2.3.4?a=b&crc=0", with_option("tcp://1.2.3.4?a=b", "crc", "0"));
+}
+
+TEST(Protocol, connect_requests_round_trip_in_48_bytes) {
+  ConnectRequest r;
+  r.role = Role::Data;
+  r.index = 3;
+  r.session = 0x0123456789ABCDEFull;
+  r.data_links = 4;
+  r.sge = 7;
+  r.client_depth = 128;
+  r.server_receives = 256;
+  r.inline_bytes = 64;
+  r.buffer_bytes = 8u << 20;
+  r.read_limit = 16;
+  r.flags = kRequestNotifications;
+  std::vector<std::byte> bytes = encode_request(r);
+  ASSERT_EQ(kConnectRequestBytes, bytes.size());
+  EXPECT_EQ(std::byte{'S'}, bytes[0]);  // little-endian magic "SNDK"
+  ConnectRequest d;
+  uint8_t version = 0;
+  ASSERT_EQ(RequestCheck::Ok, decode_request(bytes, &d, &version));
+  EXPECT_EQ(Role::Data, d.role);
+  EXPECT_EQ(3, d.index);
+  EXPECT_EQ(r.session, d.session);
+  EXPECT_EQ(4, d.data_links);
+  EXPECT_EQ(7, d.sge);
+  EXPECT_EQ(128u, d.client_depth);
+  EXPECT_EQ(256u, d.server_receives);
+  EXPECT_EQ(64u, d.inline_bytes);
+  EXPECT_EQ(8u << 20, d.buffer_bytes);
+  EXPECT_EQ(16u, d.read_limit);
+  EXPECT_EQ(kRequestNotifications, d.flags);
+  // Zero padding after the request (the RDS of private data) is ignored.
+  bytes.resize(56);
+  EXPECT_EQ(RequestCheck::Ok, decode_request(bytes, &d, &version));
+}
+
+TEST(Protocol, foreign_and_other_version_requests_are_recognized) {
+  ConnectRequest d;
+  uint8_t version = 0;
+  std::vector<std::byte> zeros(56);
+  EXPECT_EQ(RequestCheck::NotSoftndk, decode_request(zeros, &d, &version));
+  EXPECT_EQ(RequestCheck::NotSoftndk, decode_request({}, &d, &version));
+  std::vector<std::byte> bytes = encode_request(ConnectRequest{});
+  bytes[4] = std::byte{9};
+  EXPECT_EQ(RequestCheck::OtherVersion, decode_request(bytes, &d, &version));
+  EXPECT_EQ(9, version);
+}
+
+TEST(Protocol, rejections_carry_a_reason_within_the_limit) {
+  std::vector<std::byte> bytes = encode_rejection("busy: try later", 148);
+  EXPECT_LE(bytes.size(), 148u);
+  EXPECT_EQ("busy: try later", decode_rejection(bytes));
+  bytes.resize(148);  // the receiver's RDS: zero padded
+  EXPECT_EQ("busy: try later", decode_rejection(bytes));
+  std::vector<std::byte> small = encode_rejection(std::string(500, 'x'), 40);
+  EXPECT_EQ(40u, small.size());
+  EXPECT_EQ(std::string(31, 'x'), decode_rejection(small));
+  EXPECT_FALSE(decode_rejection(std::vector<std::byte>(148)).has_value());
+}
+
+TEST(Protocol, control_messages_round_trip) {
+  ControlMessage m;
+  m.type = MessageType::ByeAck;
+  m.address = 0x7F0000001000;
+  m.bytes = 65536;
+  m.token = 0xABCDEF01;
+  m.adapter_flags = 0x10114;
+  m.test.op = Op::SendInvalidate;
+  m.test.mode = Mode::Rate;
+  m.test.sge = 3;
+  m.test.cq_mod = 16;
+  m.test.size = 1u << 20;
+  m.test.credit_batch = 64;
+  m.test.duration_ms = 1500;
+  m.count = 123456789;
+  m.counters.Connects = 1;
+  m.counters.RdmaOutFrames = 99;
+  m.counters.RdmaInOctets = 1ull << 40;
+  m.text = std::string(200, 'y');
+  std::array<std::byte, kControlMessageBytes> bytes{};
+  encode_message(m, bytes);
+  ControlMessage d;
+  ASSERT_TRUE(decode_message(bytes, &d));
+  EXPECT_EQ(MessageType::ByeAck, d.type);
+  EXPECT_EQ(m.address, d.address);
+  EXPECT_EQ(m.bytes, d.bytes);
+  EXPECT_EQ(m.token, d.token);
+  EXPECT_EQ(m.adapter_flags, d.adapter_flags);
+  EXPECT_EQ(Op::SendInvalidate, d.test.op);
+  EXPECT_EQ(Mode::Rate, d.test.mode);
+  EXPECT_EQ(3, d.test.sge);
+  EXPECT_EQ(16u, d.test.cq_mod);
+  EXPECT_EQ(1u << 20, d.test.size);
+  EXPECT_EQ(64u, d.test.credit_batch);
+  EXPECT_EQ(1500u, d.test.duration_ms);
+  EXPECT_EQ(m.count, d.count);
+  EXPECT_EQ(1u, d.counters.Connects);
+  EXPECT_EQ(99u, d.counters.RdmaOutFrames);
+  EXPECT_EQ(1ull << 40, d.counters.RdmaInOctets);
+  EXPECT_EQ(std::string(kControlTextBytes - 1, 'y'), d.text);
+  bytes[0] = std::byte{0};
+  EXPECT_FALSE(decode_message(bytes, &d));
+  EXPECT_FALSE(decode_message(std::span<const std::byte>(bytes).first(100), &d));
+}
+
+TEST(Messages, each_connect_failure_says_what_happened) {
+  auto text = [](NTSTATUS s, std::optional<std::string> reason = std::nullopt) {
+    return describe_connect_failure(s, "10.0.0.2:18515", reason);
+  };
+  EXPECT_NE(std::string::npos, text(STATUS_CONNECTION_REFUSED).find("refused: nothing listens"));
+  EXPECT_NE(std::string::npos, text(STATUS_CONNECTION_REFUSED).find("STATUS_CONNECTION_REFUSED"));
+  EXPECT_EQ("connection to 10.0.0.2:18515 rejected by the server: busy",
+            text(STATUS_CONNECTION_REFUSED, "busy"));
+  EXPECT_NE(std::string::npos, text(STATUS_HOST_UNREACHABLE).find("host unreachable"));
+  EXPECT_NE(std::string::npos, text(STATUS_HOST_UNREACHABLE).find("STATUS_HOST_UNREACHABLE"));
+  EXPECT_NE(std::string::npos, text(STATUS_NETWORK_UNREACHABLE).find("network unreachable"));
+  EXPECT_NE(std::string::npos, text(STATUS_IO_TIMEOUT).find("timed out"));
+  EXPECT_NE(std::string::npos, text(STATUS_IO_TIMEOUT).find("STATUS_IO_TIMEOUT"));
+  EXPECT_NE(std::string::npos, text(STATUS_INSUFFICIENT_RESOURCES).find("failed: STATUS_"));
+}
+
+TEST(Messages, limits_name_the_adapter_field) {
+  NDK_ADAPTER_INFO info{};
+  info.MaxInitiatorQueueDepth = 64;
+  info.MaxReceiveQueueDepth = 64;
+  info.MaxInitiatorRequestSge = 4;
+  info.MaxReadRequestSge = 4;
+  info.MaxInlineDataSize = 128;
+  info.MaxTransferLength = 1u << 20;
+  info.MaxRegistrationSize = 1u << 30;
+  SessionShape s;
+  s.initiator_depth = 16;
+  s.receive_depth = 16;
+  s.sge = 2;
+  s.inline_bytes = 64;
+  s.buffer_bytes = 4096;
+  EXPECT_EQ("", check_limits(s, info));
+  s.receive_depth = 256;
+  EXPECT_EQ("receive queue depth 256 exceeds the adapter's MaxReceiveQueueDepth (64)",
+            check_limits(s, info));
+  s.receive_depth = 16;
+  s.inline_bytes = 512;
+  EXPECT_NE(std::string::npos, check_limits(s, info).find("MaxInlineDataSize (128)"));
+  s.inline_bytes = 0;
+  s.buffer_bytes = 8u << 20;
+  EXPECT_NE(std::string::npos, check_limits(s, info).find("MaxTransferLength"));
+}
+
+TEST(Messages, statuses_are_named_with_their_code) {
+  EXPECT_EQ("STATUS_CONNECTION_REFUSED (0xC0000236)", status_text(STATUS_CONNECTION_REFUSED));
+  EXPECT_EQ("STATUS_0x12345678", status_text(0x12345678));
+}
+
+}  // namespace
+}  // namespace softndk::cli

@@ -1,0 +1,99 @@
+// Implementation of options.h.
+#include "options.h"
+
+#include <cctype>
+#include <cstdlib>
+#include <utility>
+
+#include "errors.h"
+
+namespace softndk::cli {
+
+std::optional<uint64_t> parse_size(const std::string& text) {
+  size_t digits = 0;
+  while (digits < text.size() && std::isdigit(static_cast<unsigned char>(text[digits]))) ++digits;
+  if (digits == 0 || digits > 12) return std::nullopt;
+  const uint64_t value = std::strtoull(text.substr(0, digits).c_str(), nullptr, 10);
+  std::string suffix = text.substr(digits);
+  for (char& c : suffix) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  static const std::pair<const char*, unsigned> kSuffixes[] = {
+      {"", 0},    {"B", 0},    {"K", 10},  {"KB", 10},  {"KIB", 10}, {"M", 20},
+      {"MB", 20}, {"MIB", 20}, {"G", 30},  {"GB", 30},  {"GIB", 30}};
+  for (const auto& [name, shift] : kSuffixes)
+    if (suffix == name) return value << shift;  // value < 10^12 < 2^40: no overflow
+  return std::nullopt;
+}
+
+std::vector<uint64_t> parse_size_list(const std::string& text) {
+  std::vector<uint64_t> sizes;
+  size_t start = 0;
+  for (;;) {
+    size_t comma = text.find(',', start);
+    std::string item = text.substr(start, comma == std::string::npos ? comma : comma - start);
+    std::optional<uint64_t> size = parse_size(item);
+    if (!size) throw UsageError("bad size \"" + item + "\" (examples: 64, 4K, 1M)");
+    if (*size == 0 || *size > kMaxMessageBytes)
+      throw UsageError("size " + item + " is out of range (1 B to 1 GiB)");
+    sizes.push_back(*size);
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  return sizes;
+}
+
+std::vector<uint64_t> sweep_sizes(uint64_t max) {
+  std::vector<uint64_t> sizes;
+  for (uint64_t s = 2; s <= max; s *= 2) sizes.push_back(s);
+  return sizes;
+}
+
+std::vector<Op> parse_op_list(const std::string& text) {
+  std::vector<Op> ops;
+  size_t start = 0;
+  for (;;) {
+    size_t comma = text.find(',', start);
+    std::string item = text.substr(start, comma == std::string::npos ? comma : comma - start);
+    if (item == "all") {
+      ops.insert(ops.end(), {Op::Send, Op::Write, Op::Read});
+    } else if (item == "mem") {
+      ops.insert(ops.end(), {Op::Register, Op::FastRegister, Op::Bind, Op::SendInvalidate});
+    } else if (std::optional<Op> op = parse_op(item); op && *op != Op::Ping) {
+      ops.push_back(*op);
+    } else {
+      throw UsageError("unknown operation \"" + item +
+                       "\" (send, write, read, reg, fastreg, bind, sendinv, all, mem)");
+    }
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  return ops;
+}
+
+Placement place_ends(const std::string& command, const std::string& uri, bool server,
+                     const std::string& peer, std::optional<uint16_t> port) {
+  Placement p;
+  const UriParts parts = split_uri(uri);
+  if (server && !peer.empty())
+    throw UsageError("--server takes no peer address (the server listens on the adapter's own "
+                     "address)");
+  if (is_in_process(parts) && (server || !peer.empty())) {
+    throw UsageError(
+        "\"" + parts.scheme + "\" is an in-process fabric: a " +
+        (server ? std::string("server in its own process") : "server in another process") +
+        " cannot be reached over it. Run `softndk " + command +
+        "` with neither --server nor an address to run both ends in this process, or choose a "
+        "transport that leaves the process with --uri (e.g. tcp://IP)");
+  }
+  p.server = server;
+  p.in_process = !server && peer.empty();
+  if (!peer.empty() && !SocketAddress::parse(peer, port.value_or(kDefaultPort), &p.peer))
+    throw UsageError("bad server address \"" + peer + "\" (IPv4[:PORT] or [IPv6][:PORT])");
+  SocketAddress own;
+  if (!peer.empty() && !parts.host.empty() && SocketAddress::parse(parts.host, 0, &own) &&
+      own.family() != p.peer.family())
+    throw UsageError("the adapter's address " + parts.host + " and the server address " + peer +
+                     " are of different IP families");
+  return p;
+}
+
+}  // namespace softndk::cli

@@ -1,0 +1,39 @@
+// Command-line value parsing and checks shared by the softndk subcommands: sizes with binary
+// suffixes, size lists and the 2 B - 8 MiB sweep, operation lists, and the placement of the two
+// ends (in this process, `--server`, or a client of ADDRESS[:PORT]) for a given transport.
+// Every check throws UsageError (exit status 2).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "address.h"
+#include "protocol.h"
+
+namespace softndk::cli {
+
+// "4096", "4K", "4k", "4KiB", "4KB" (binary multiples), "1M", "1G" -> bytes.
+std::optional<uint64_t> parse_size(const std::string& text);
+// "64,4K,1M" -> sizes; UsageError naming the bad item.
+std::vector<uint64_t> parse_size_list(const std::string& text);
+// 2, 4, 8, ..., max (powers of two from 2 B; perftest's -a goes to 8 MiB).
+std::vector<uint64_t> sweep_sizes(uint64_t max = uint64_t{8} << 20);
+inline constexpr uint64_t kMaxMessageBytes = uint64_t{1} << 30;
+
+// "send,write", "all" (send,write,read), "mem" (reg,fastreg,bind,sendinv) -> operations.
+std::vector<Op> parse_op_list(const std::string& text);
+
+// Where the two ends of a `ping`/`perf` run are.
+struct Placement {
+  bool server = false;      // this process is a server (--server)
+  bool in_process = false;  // both ends in this process (no peer address)
+  SocketAddress peer;       // the server to connect to (client of another process)
+};
+// Checks --server / ADDRESS[:PORT] against the transport: an in-process fabric (loopback)
+// cannot reach another process, which is a usage error with an explanation.
+Placement place_ends(const std::string& command, const std::string& uri, bool server,
+                     const std::string& peer, std::optional<uint16_t> port);
+
+}  // namespace softndk::cli
