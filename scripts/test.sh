@@ -17,6 +17,9 @@ run_suite() {  # name, extra cmake args...
 }
 
 run_suite default -DCMAKE_BUILD_TYPE=RelWithDebInfo
+# The main job (README) builds in Release: make sure that tree builds and the demo runs.
+echo "=== main job"
+scripts/demo.sh >/dev/null
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
   run_suite asan-ubsan -DCMAKE_BUILD_TYPE=Debug -DSOFTNDK_SANITIZE=address,undefined
 # The threading code (core, transports) under ThreadSanitizer: the conformance suite.
