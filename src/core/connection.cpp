@@ -545,10 +545,14 @@ void Connector::on_close() {
   cancel(disconnect);
 }
 
-void Connector::on_destroy() {
+void Connector::release_resources() {
+  // The connection and the local address are free before the consumer hears of the close.
   if (connection_ != nullptr) connection_->cancel();
   connection_.reset();
   endpoint_.reset();
+}
+
+void Connector::on_destroy() {
   if (qp_ != nullptr) qp_->release();
   if (shared_ != nullptr) shared_->release();
   if (listener_ != nullptr) listener_->release();

@@ -70,6 +70,7 @@ class Connector final : public Object, public transport::ConnectionEvents {
   };
 
   void on_close() override;
+  void release_resources() override;
   void on_destroy() override;
   // Starts a pending request (takes a reference) / finishes it on the event thread.
   void begin_pending(Pending& pending, NDK_FN_REQUEST_COMPLETION completion, void* context);
@@ -138,6 +139,7 @@ class SharedEndpoint final : public Object {
 
  private:
   SharedEndpoint(Adapter* adapter, transport::EndpointRef endpoint);
+  void release_resources() override { endpoint_.reset(); }
   transport::EndpointRef endpoint_;
 };
 

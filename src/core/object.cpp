@@ -36,6 +36,7 @@ NTSTATUS Object::close(NDK_FN_CLOSE_COMPLETION completion, void* context) {
   if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
     close_returned_inline_ = true;
     Adapter* adapter = adapter_;
+    release_resources();
     on_destroy();
     public_.magic = 0;
     delete this;
@@ -54,6 +55,7 @@ void Object::finish() {
   // due. It runs on the event thread, never inside whatever released the reference.
   Adapter* adapter = adapter_;
   adapter->dispatcher().post([this, adapter] {
+    release_resources();
     if (close_completion_ != nullptr) close_completion_(close_context_);
     on_destroy();
     public_.magic = 0;

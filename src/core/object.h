@@ -47,6 +47,9 @@ class Object {
   // Type-specific side effects at the start of a close (flush, stop listening, cancel...).
   // Runs once, before the creation reference is dropped, with no lock held.
   virtual void on_close() {}
+  // Releases what the object holds outside the object tree (e.g. a transport endpoint, so its
+  // address is free again) once nothing references the object. Runs before the close completion.
+  virtual void release_resources() {}
   // Drops references on antecedents. Runs after the close completion callback returned.
   virtual void on_destroy() {}
 
