@@ -191,14 +191,8 @@ NTSTATUS Connector::connect(Qp* qp, const sockaddr* source, ULONG source_length,
     begin_pending(connect_, completion, context);
   }
   transport::ConnectionPtr connection;
-  {
-    // Setup events run on the event thread and may come before connect() returns: hold the
-    // lock until connection_ is published so that on_reply sees it.
-    std::lock_guard lock(mutex_);
-    status = adapter()->transport().connect(endpoint, destination_address, request, this,
-                                            &connection);
-    if (status == STATUS_SUCCESS) connection_ = connection;
-  }
+  status = adapter()->transport().connect(endpoint, destination_address, request, this,
+                                          &connection);
   if (status != STATUS_SUCCESS) {
     Pending taken;
     {
@@ -211,8 +205,39 @@ NTSTATUS Connector::connect(Qp* qp, const sockaddr* source, ULONG source_length,
     release();  // the pending reference; no callback for an inline failure
     return status;
   }
+  bool reply_arrived;
+  {
+    // Setup events run on the event thread and may overtake this call (no lock is held across
+    // the transport call): a reply that came before connection_ was stored is finished here.
+    std::lock_guard lock(mutex_);
+    connection_ = connection;
+    reply_arrived = reply_before_connection_;
+    reply_before_connection_ = false;
+  }
+  if (reply_arrived) {
+    add_ref();
+    adapter()->dispatcher().post([this] {
+      finish_reply();
+      release();
+    });
+    return STATUS_PENDING;
+  }
   arm_timeout(State::Connecting, generation);
   return STATUS_PENDING;
+}
+
+void Connector::finish_reply() {
+  Pending taken;
+  transport::ConnectionPtr connection;
+  {
+    std::lock_guard lock(mutex_);
+    if (state_ != State::ConnectReplied) return;  // closed meanwhile: the close finished it
+    taken = take(connect_);
+    connection = connection_;
+  }
+  if (!taken.active) return;
+  qp_->prepare(connection, effective_inbound_, effective_outbound_);
+  finish_pending(taken, STATUS_SUCCESS);
 }
 
 void Connector::on_reply(const ConnectionParams& peer) {
@@ -232,8 +257,12 @@ void Connector::on_reply(const ConnectionParams& peer) {
     effective_inbound_ = std::min(own_inbound_, peer_outbound_);
     have_connection_data_ = true;
     addresses_valid_ = true;
+    if (connection_ == nullptr) {
+      reply_before_connection_ = true;  // connect() has not stored it yet: it finishes this
+      return;
+    }
     taken = take(connect_);
-    connection = connection_;  // published by connect() before any setup event can run
+    connection = connection_;
   }
   qp_->prepare(connection, effective_inbound_, effective_outbound_);
   finish_pending(taken, STATUS_SUCCESS);

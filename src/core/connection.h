@@ -79,6 +79,8 @@ class Connector final : public Object, public transport::ConnectionEvents {
   void fire_disconnect_event(ULONG reason);
   void arm_timeout(State expected, uint64_t generation);
   void cancel_timeout();
+  // Completes a connect whose reply overtook connect() (event thread).
+  void finish_reply();
   uint64_t timer_id_ = 0;  // under mutex_
   void detach_qp();
 
@@ -98,6 +100,7 @@ class Connector final : public Object, public transport::ConnectionEvents {
   bool have_connection_data_ = false;
   bool addresses_valid_ = false;  // from the reply (active) or delivery (passive) until a failure
   bool peer_gave_up_ = false;
+  bool reply_before_connection_ = false;  // on_reply ran before connect() stored connection_
   NTSTATUS peer_gave_up_status_ = STATUS_CONNECTION_ABORTED;
   Pending connect_, accept_, disconnect_;
   NDK_FN_DISCONNECT_EVENT_CALLBACK disconnect_event_ = nullptr;
