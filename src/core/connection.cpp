@@ -368,13 +368,19 @@ NTSTATUS Connector::accept(Qp* qp, ULONG inbound_limit, ULONG outbound_limit,
   qp->prepare(connection_, effective_inbound_, effective_outbound_);
   NTSTATUS status = connection_->accept(reply, qp);
   if (status != STATUS_SUCCESS) {
+    Pending taken;
     {
       std::lock_guard lock(mutex_);
       state_ = State::Done;
-      take(accept_);
+      taken = take(accept_);
+    }
+    if (!taken.active) {
+      // The requester gave up meanwhile and on_setup_aborted already completed the accept
+      // through its callback: the accept is pending-and-done, not an inline failure.
+      return STATUS_PENDING;
     }
     qp->setup_failed(this);
-    release();
+    release();  // the pending reference; no callback for an inline failure
     return status;
   }
   arm_timeout(State::Accepting, generation);

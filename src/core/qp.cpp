@@ -504,7 +504,11 @@ Qp::Step Qp::transmit_message(InitiatorWr& wr) {
     tx_blocked_.store(true, std::memory_order_release);
     TxResult result = link->send(seg);
     if (result != TxResult::Blocked) tx_blocked_.store(false, std::memory_order_release);
-    if (result == TxResult::Closed) return Step::Failed;
+    if (result == TxResult::Closed) {
+      std::lock_guard lock(sq_lock_);
+      tx_failed_slot_ = sq_exec_;  // the peer refused this message (or the link broke)
+      return Step::Failed;
+    }
     TrafficCounters::add(traffic_.out_frames, 1);
     TrafficCounters::add(traffic_.out_octets, bytes);
     tx_message_started_ = true;
@@ -731,17 +735,17 @@ void Qp::apply_culprit_locked() {
     }
     return;
   }
-  // The message in transmission, or else the oldest unfinished send or write.
-  uint64_t posted = sq_posted_.load(std::memory_order_acquire);
-  for (uint64_t i = sq_completed_.load(); i < posted && i <= sq_exec_; ++i) {
-    InitiatorWr& wr = sq_[i % sq_size_];
-    if (!wr.done.load(std::memory_order_acquire) &&
-        (wr.op == WrOp::Send || wr.op == WrOp::Write)) {
-      wr.status = culprit_status_;
-      wr.provider_error = culprit_error_;
-      wr.done.store(true, std::memory_order_release);
-      return;
-    }
+  // The message whose transmission the link refused (loopback: the peer's verdict is
+  // synchronous). A message already handed over completed locally (iWARP semantics): then
+  // nothing outstanding is to blame and everything is cancelled (ndkpi.md 4.9).
+  uint64_t slot = tx_failed_slot_;
+  tx_failed_slot_ = kNoSlot;
+  if (slot == kNoSlot || slot < sq_completed_.load()) return;
+  InitiatorWr& wr = sq_[slot % sq_size_];
+  if (!wr.done.load(std::memory_order_acquire) && (wr.op == WrOp::Send || wr.op == WrOp::Write)) {
+    wr.status = culprit_status_;
+    wr.provider_error = culprit_error_;
+    wr.done.store(true, std::memory_order_release);
   }
 }
 

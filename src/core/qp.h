@@ -166,6 +166,8 @@ class Qp final : public Object, public transport::LinkSink, public Deferred {
   uint32_t culprit_error_ = 0;
   int culprit_kind_ = kNoCulprit;
   bool disconnect_requested_ = false;  // tx engine closes the link at a message boundary
+  static constexpr uint64_t kNoSlot = ~uint64_t{0};
+  uint64_t tx_failed_slot_ = kNoSlot;  // under sq_lock_: the send/write the link refused
   bool tx_message_started_ = false;
   void notify_connector_closed(bool graceful, bool local);
 

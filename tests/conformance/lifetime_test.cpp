@@ -524,7 +524,7 @@ TEST_P(Lifetime, pending_mode_delivers_every_create_through_its_callback_only) {
       "shared endpoint", NdkObjectTypeSharedEndpoint, v,
       [&](NDK_FN_CREATE_COMPLETION cb, void* c, NDK_SHARED_ENDPOINT** o) {
         return a->Dispatch->NdkCreateSharedEndpoint(a, reinterpret_cast<sockaddr*>(&local),
-                                                    sizeof(sockaddr_in), cb, c, o);
+                                                    ndktest::sockaddr_length(local), cb, c, o);
       },
       next());
   quiet();
@@ -629,7 +629,7 @@ TEST_P(Lifetime, pending_mode_completes_every_request_through_its_callback_exact
   sockaddr_storage address = adapter.local_address();
   expect_pending_request("NdkListen", [&](NDK_FN_REQUEST_COMPLETION cb, void* c) {
     return listener->Dispatch->NdkListen(listener, reinterpret_cast<sockaddr*>(&address),
-                                         sizeof(sockaddr_in), cb, c);
+                                         ndktest::sockaddr_length(address), cb, c);
   });
   objects.close_all();  // listener, SRQ, MRs, PD, CQ
 }

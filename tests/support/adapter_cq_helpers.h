@@ -408,7 +408,7 @@ inline NTSTATUS create_shared_endpoint(const Adapter& adapter, NDK_SHARED_ENDPOI
   return sync_create<NDK_SHARED_ENDPOINT>(
       [&](NDK_FN_CREATE_COMPLETION cb, void* ctx, NDK_SHARED_ENDPOINT** o) {
         return a->Dispatch->NdkCreateSharedEndpoint(a, reinterpret_cast<sockaddr*>(&address),
-                                                    sizeof(sockaddr_in), cb, ctx, o);
+                                                    ndktest::sockaddr_length(address), cb, ctx, o);
       },
       out);
 }
@@ -461,7 +461,7 @@ struct AllObjects {
     s = sync_create<NDK_SHARED_ENDPOINT>(
         [&](NDK_FN_CREATE_COMPLETION cb, void* c, NDK_SHARED_ENDPOINT** o) {
           return adapter->Dispatch->NdkCreateSharedEndpoint(
-              adapter, reinterpret_cast<sockaddr*>(&local), sizeof(sockaddr_in), cb, c, o);
+              adapter, reinterpret_cast<sockaddr*>(&local), ndktest::sockaddr_length(local), cb, c, o);
         },
         &endpoint);
     return ok("create shared endpoint", s);

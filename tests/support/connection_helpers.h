@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "ndk_test.h"
+#include "transport_helpers.h"
 
 namespace conntest {
 
@@ -50,7 +51,7 @@ inline std::vector<std::string> pending_uris() {
 }
 
 inline bool is_loopback(const std::string& uri) {
-  return uri == "loopback" || uri.rfind("loopback?", 0) == 0;
+  return is_loopback_uri(uri);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -328,8 +329,9 @@ class Node {
   Adapter& adapter() { return *adapter_; }
   const NDK_ADAPTER_INFO& info() const { return adapter_->info(); }
   const NDK_ADAPTER_DISPATCH* d() const { return adapter_->d(); }
-  // A local address of the default loopback range with port 0.
-  sockaddr_storage local(int family = AF_INET) const { return adapter_->local_address(family); }
+  // A local address of the adapter with port 0 (Adapter::local_address: AF_UNSPEC is the
+  // adapter's own family).
+  sockaddr_storage local(int family = AF_UNSPEC) const { return adapter_->local_address(family); }
 
   NDK_QP* qp(ULONG depth = 64) {
     NDK_QP* qp = nullptr;
@@ -663,8 +665,9 @@ struct Rig {
   NDK_LISTENER* listener = nullptr;
   sockaddr_storage dest{};
 
+  // Listens on p's local address of `family` (AF_UNSPEC: p's own family).
   // Fatal failures inside: call through ASSERT_NO_FATAL_FAILURE.
-  void start(int family = AF_INET) {
+  void start(int family = AF_UNSPEC) {
     ASSERT_TRUE(a.ok());
     ASSERT_TRUE(p.ok());
     listener = make_listener(p, incoming);

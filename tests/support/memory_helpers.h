@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "ndk_test.h"
+#include "transport_helpers.h"
 
 namespace ndktest::mem {
 
@@ -94,6 +95,18 @@ inline size_t pattern_mismatch(const unsigned char* p, size_t n, unsigned seed) 
   for (size_t i = 0; i < n; ++i)
     if (p[i] != pattern_byte(i, seed)) return i;
   return n;
+}
+
+// The same for the target of a Write (or Send) posted on `initiator` that completed: at once
+// where a completion implies placement, else once the bytes arrived (bounded; iWARP completes a
+// Write when it was handed to TCP, iwarp.md 3.7 rule 5 -- see transport_helpers.h).
+inline size_t placed_mismatch(const Adapter& initiator, const unsigned char* p, size_t n,
+                              unsigned char value) {
+  return settled(initiator, n, [&] { return first_mismatch(p, n, value); });
+}
+inline size_t placed_pattern_mismatch(const Adapter& initiator, const unsigned char* p, size_t n,
+                                      unsigned seed) {
+  return settled(initiator, n, [&] { return pattern_mismatch(p, n, seed); });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -397,6 +410,25 @@ class MemPair {
            active_buf->status == STATUS_SUCCESS;
   }
 
+  // Orders the Writes posted so far on the active QP before what the test does next at the
+  // target: an RDMA Read that follows Writes returns only after they were placed (iwarp.md 3.7
+  // rule 2; on every transport). Needed where a Write leaves the target bytes as they were
+  // (nothing to wait for) and the target then changes the grant. Reads 1 byte at `address`
+  // (needs the remote-read right) into the last page of active_buf.
+  ::testing::AssertionResult fence_writes(uint64_t address, UINT32 token) {
+    NDK_SGE sge = active_buf->sge(15 * 4096, 1);
+    NTSTATUS s = pair.active.q()->NdkRead(pair.active.qp, reinterpret_cast<void*>(0xFE11CE), &sge,
+                                          1, address, token, 0);
+    if (s != STATUS_SUCCESS)
+      return ::testing::AssertionFailure() << "fence read: " << status_name(s);
+    NDK_RESULT_EX r{};
+    if (!pair.active.cq.next(&r))
+      return ::testing::AssertionFailure() << "fence read never completed";
+    if (r.Status != STATUS_SUCCESS || r.RequestContext != reinterpret_cast<void*>(0xFE11CE))
+      return ::testing::AssertionFailure() << "fence read completed with " << status_name(r.Status);
+    return ::testing::AssertionSuccess();
+  }
+
   QpPair pair;
   std::unique_ptr<Region> passive_rx;
   std::unique_ptr<Region> active_buf;
@@ -455,6 +487,27 @@ inline ::testing::AssertionResult completed_with(const Outcome& o, NTSTATUS stat
     return ::testing::AssertionFailure() << "completion context " << o.result.RequestContext
                                          << ", expected " << context;
   return ::testing::AssertionSuccess();
+}
+
+// A request of `type` that the peer refuses (remote protection error): completed with type and
+// context, and a status of `accepted` (ndkpi.md 4.9) -- or STATUS_SUCCESS for a Write/Send on
+// iWARP, where the refusal arrives after the local completion (iwarp.md 3.7 rule 5). Callers
+// check the abort (expect_connection_broken) in every case.
+inline ::testing::AssertionResult refused_remotely(const Outcome& o, const Adapter& initiator,
+                                                   NDK_OPERATION_TYPE type, void* context,
+                                                   const std::vector<NTSTATUS>& accepted) {
+  if (o.inline_status != STATUS_SUCCESS)
+    return ::testing::AssertionFailure()
+           << "request failed inline: " << status_name(o.inline_status)
+           << " (a remote protection error is not known at post time)";
+  if (!o.completed) return ::testing::AssertionFailure() << "no completion";
+  if (o.result.Type != type)
+    return ::testing::AssertionFailure()
+           << "completion type " << o.result.Type << ", expected " << type;
+  if (o.result.RequestContext != context)
+    return ::testing::AssertionFailure()
+           << "completion context " << o.result.RequestContext << ", expected " << context;
+  return completes_or_fails_remotely(initiator, type, o.result.Status, accepted);
 }
 
 // Posts a work request on `side` and waits for its successful completion of `type`.

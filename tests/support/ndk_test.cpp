@@ -138,27 +138,91 @@ Adapter::~Adapter() {
   if (adapter_ != nullptr) SoftNdkCloseAdapter(adapter_);
 }
 
-sockaddr_storage Adapter::local_address(int family) const {
-  sockaddr_storage s{};
-  // tcp://<ip> adapters own that IP; loopback adapters own the loopback range.
-  std::string host = "127.0.0.1";
-  if (family == AF_INET6) host = "::1";
-  auto sep = uri_.find("://");
+namespace {
+
+// The host of a scheme://host[:port][?query] URI ("" when there is none) and the values of the
+// loopback addr= option (empty when absent).
+struct UriAddresses {
+  std::string host;
+  std::vector<std::string> addr_option;
+};
+
+UriAddresses uri_addresses(const std::string& uri) {
+  UriAddresses out;
+  const size_t query = uri.find('?');
+  const std::string base = uri.substr(0, query);
+  const size_t sep = base.find("://");
   if (sep != std::string::npos) {
-    std::string rest = uri_.substr(sep + 3);
-    rest = rest.substr(0, rest.find('?'));
-    if (!rest.empty() && rest.front() == '[') rest = rest.substr(1, rest.find(']') - 1);
-    else rest = rest.substr(0, rest.find(':') == rest.rfind(':') ? rest.find(':') : std::string::npos);
-    if (!rest.empty()) host = rest;
+    std::string rest = base.substr(sep + 3);
+    if (!rest.empty() && rest.front() == '[') {
+      out.host = rest.substr(1, rest.find(']') - 1);
+    } else if (rest.find(':') == rest.rfind(':')) {  // host or host:port (not a bare IPv6)
+      out.host = rest.substr(0, rest.find(':'));
+    } else {
+      out.host = rest;
+    }
   }
+  if (query != std::string::npos) {
+    std::stringstream items(uri.substr(query + 1));
+    std::string item;
+    while (std::getline(items, item, '&')) {
+      if (item.rfind("addr=", 0) != 0) continue;
+      std::stringstream list(item.substr(5));
+      std::string ip;
+      while (std::getline(list, ip, ',')) {
+        if (!ip.empty()) out.addr_option.push_back(ip);
+      }
+    }
+  }
+  return out;
+}
+
+int family_of_ip(const std::string& ip) {
+  return ip.find(':') != std::string::npos ? AF_INET6 : AF_INET;
+}
+
+}  // namespace
+
+int Adapter::family() const {
+  UriAddresses a = uri_addresses(uri_);
+  if (!a.host.empty()) return family_of_ip(a.host);
+  if (!a.addr_option.empty()) return family_of_ip(a.addr_option.front());
+  return AF_INET;
+}
+
+bool Adapter::owns_family(int family) const {
+  UriAddresses a = uri_addresses(uri_);
+  if (!a.host.empty()) return family_of_ip(a.host) == family;
+  if (a.addr_option.empty()) return family == AF_INET || family == AF_INET6;
+  for (const std::string& ip : a.addr_option)
+    if (family_of_ip(ip) == family) return true;
+  return false;
+}
+
+sockaddr_storage Adapter::local_address(int family) const {
+  if (family == AF_UNSPEC) family = this->family();
+  UriAddresses a = uri_addresses(uri_);
+  // tcp://<ip> adapters own that IP; loopback adapters the addr= IPs, or the loopback range.
+  std::string host = family == AF_INET6 ? "::1" : "127.0.0.1";
+  if (!a.host.empty() && family_of_ip(a.host) == family) {
+    host = a.host;
+  } else {
+    for (const std::string& ip : a.addr_option) {
+      if (family_of_ip(ip) == family) {
+        host = ip;
+        break;
+      }
+    }
+  }
+  sockaddr_storage s{};
   if (family == AF_INET6) {
     auto* in6 = reinterpret_cast<sockaddr_in6*>(&s);
     in6->sin6_family = AF_INET6;
-    inet_pton(AF_INET6, host.find(':') != std::string::npos ? host.c_str() : "::1", &in6->sin6_addr);
+    inet_pton(AF_INET6, host.c_str(), &in6->sin6_addr);
   } else {
     auto* in = reinterpret_cast<sockaddr_in*>(&s);
     in->sin_family = AF_INET;
-    inet_pton(AF_INET, host.find(':') == std::string::npos ? host.c_str() : "127.0.0.1", &in->sin_addr);
+    inet_pton(AF_INET, host.c_str(), &in->sin_addr);
   }
   return s;
 }
@@ -274,7 +338,7 @@ bool QpPair::connect(const std::function<void(QpPair&)>& before_connect) {
   sockaddr_storage listen_address = pa.local_address();
   s = sync_request([&](NDK_FN_REQUEST_COMPLETION cb, void* ctx) {
     return listener->Dispatch->NdkListen(listener, reinterpret_cast<sockaddr*>(&listen_address),
-                                         sizeof(sockaddr_in), cb, ctx);
+                                         sockaddr_length(listen_address), cb, ctx);
   });
   if (s != STATUS_SUCCESS) return ADD_FAILURE() << "listen: " << status_name(s), false;
   ULONG length = sizeof listen_address;
@@ -289,13 +353,13 @@ bool QpPair::connect(const std::function<void(QpPair&)>& before_connect) {
       },
       &active.connector);
   if (s != STATUS_SUCCESS) return ADD_FAILURE() << "create connector: " << status_name(s), false;
-  sockaddr_storage source = aa.local_address();
+  sockaddr_storage source = aa.local_address(listen_address.ss_family);
   auto connect_done = std::make_shared<Completion>();
   auto* raw = new std::shared_ptr<Completion>(connect_done);
   s = active.connector->Dispatch->NdkConnect(
-      active.connector, active.qp, reinterpret_cast<sockaddr*>(&source), sizeof(sockaddr_in),
-      reinterpret_cast<sockaddr*>(&listen_address), sizeof(sockaddr_in), options.read_limit,
-      options.read_limit, nullptr, 0, &Completion::request, raw);
+      active.connector, active.qp, reinterpret_cast<sockaddr*>(&source), sockaddr_length(source),
+      reinterpret_cast<sockaddr*>(&listen_address), sockaddr_length(listen_address),
+      options.read_limit, options.read_limit, nullptr, 0, &Completion::request, raw);
   if (s != STATUS_PENDING) {
     delete raw;
     if (s != STATUS_SUCCESS) return ADD_FAILURE() << "connect: " << status_name(s), false;

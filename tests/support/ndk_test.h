@@ -54,6 +54,17 @@ NTSTATUS sync_create(const std::function<NTSTATUS(NDK_FN_CREATE_COMPLETION, void
 // Closes any object; waits for the close completion when pending. False on timeout.
 bool close_object(void* object);
 
+// The length of a socket address for the NDK calls: sizeof(sockaddr_in6) for AF_INET6,
+// sizeof(sockaddr_in) otherwise.
+inline ULONG sockaddr_length(const sockaddr_storage& address) {
+  return address.ss_family == AF_INET6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in);
+}
+
+// True for the loopback transport's URIs ("loopback", "loopback?...").
+inline bool is_loopback_uri(const std::string& uri) {
+  return uri == "loopback" || uri.rfind("loopback?", 0) == 0;
+}
+
 // Waits until pred() is true, polling; false on timeout.
 bool wait_until(const std::function<bool()>& pred, std::chrono::milliseconds timeout = kTimeout);
 
@@ -83,8 +94,20 @@ class Adapter {
   const NDK_ADAPTER_DISPATCH* d() const { return adapter_->Dispatch; }
   bool has(ULONG flag) const { return (info_.AdapterFlags & flag) != 0; }
   const std::string& uri() const { return uri_; }
-  // A local address for this adapter's transport (family AF_INET or AF_INET6), port 0.
-  sockaddr_storage local_address(int family = AF_INET) const;
+  // The adapter's own address family: the family of the IP of a tcp://<ip> URI, of the first
+  // IP of a loopback?addr=IP[,IP] URI, AF_INET otherwise.
+  int family() const;
+  // A local address of this adapter with port 0: the IP of a tcp://<ip> URI, the first IP of
+  // the requested family of a loopback?addr= list, else 127.0.0.1 / ::1 (the loopback adapter
+  // owns the whole loopback range). AF_UNSPEC (the default) means family().
+  sockaddr_storage local_address(int family = AF_UNSPEC) const;
+  // True when the adapter owns an address of `family` (tcp: the URI's IP only; loopback: any
+  // addr= IP of that family, or without addr= both families).
+  bool owns_family(int family) const;
+  // iWARP (RDMAP over TCP, NDK_ADAPTER_INFO.RdmaTechnology == NdkiWarp): a Send or Write
+  // completes locally when handed to TCP, and a remote error arrives later as a Terminate
+  // (iwarp.md 3.7 rule 5, 4.2).
+  bool iwarp() const { return info_.RdmaTechnology == NdkiWarp; }
 
  private:
   std::string uri_;

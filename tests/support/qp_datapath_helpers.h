@@ -334,7 +334,7 @@ struct SrqRig {
     listen_address = pa->local_address();
     s = sync_request([&](NDK_FN_REQUEST_COMPLETION cb, void* c) {
       return listener->Dispatch->NdkListen(listener, reinterpret_cast<sockaddr*>(&listen_address),
-                                           sizeof(sockaddr_in), cb, c);
+                                           sockaddr_length(listen_address), cb, c);
     });
     if (s != STATUS_SUCCESS) return ADD_FAILURE() << "listen: " << status_name(s), false;
     ULONG length = sizeof listen_address;
@@ -351,14 +351,13 @@ struct SrqRig {
         },
         &acon[i]);
     if (s != STATUS_SUCCESS) return ADD_FAILURE() << "create connector: " << status_name(s), false;
-    sockaddr_storage source = aa->local_address();
+    sockaddr_storage source = aa->local_address(listen_address.ss_family);
     auto connect_done = std::make_shared<Completion>();
     auto* raw = new std::shared_ptr<Completion>(connect_done);
-    s = acon[i]->Dispatch->NdkConnect(acon[i], aqp[i], reinterpret_cast<sockaddr*>(&source),
-                                      sizeof(sockaddr_in),
-                                      reinterpret_cast<sockaddr*>(&listen_address),
-                                      sizeof(sockaddr_in), 8, 8, nullptr, 0,
-                                      &Completion::request, raw);
+    s = acon[i]->Dispatch->NdkConnect(
+        acon[i], aqp[i], reinterpret_cast<sockaddr*>(&source), sockaddr_length(source),
+        reinterpret_cast<sockaddr*>(&listen_address), sockaddr_length(listen_address), 8, 8,
+        nullptr, 0, &Completion::request, raw);
     if (s != STATUS_PENDING) {
       delete raw;
       if (s != STATUS_SUCCESS) return ADD_FAILURE() << "connect: " << status_name(s), false;
