@@ -88,7 +88,11 @@ class Episode {
   }
 
  private:
-  static constexpr size_t kRegionBytes = 64 * 1024;
+  // Layout of each side's region, so that no byte is written and read at once by two threads
+  // (the transports place on their own threads): receives [0, 32K), send sources [32K, 48K),
+  // remote write targets [48K, 56K), write/read sources [56K, 64K) (only read), read sinks
+  // [64K, 72K).
+  static constexpr size_t kRegionBytes = 72 * 1024;
   static constexpr ULONG kSlot = 1024;  // each receive gets its own kSlot-sized buffer
 
   QpPair::Side& side(int i) { return i == 0 ? pair_.active : pair_.passive; }
@@ -163,13 +167,14 @@ class Episode {
     std::uniform_int_distribution<ULONG> size(0, 8192);
     ULONG bytes = size(rng_);
     bool valid = !coin(12);  // sometimes target outside the peer's region
-    uint64_t remote = region(peer).address(48 * kSlot) + (valid ? 0 : kRegionBytes);
+    uint64_t remote = region(peer).address(read ? 56 * kSlot : 48 * kSlot) +
+                      (valid ? 0 : kRegionBytes);
     ULONG flags = 0;
     if (coin(4)) flags |= NDK_OP_FLAG_SILENT_SUCCESS;
     if (coin(6)) flags |= NDK_OP_FLAG_READ_FENCE;
     if (!read && coin(4) && bytes <= 64) flags |= NDK_OP_FLAG_INLINE;
     uint64_t id = next_id();
-    NDK_SGE sge = region(s).sge(48 * kSlot, bytes);
+    NDK_SGE sge = region(s).sge(read ? 64 * kSlot : 56 * kSlot, bytes);
     NTSTATUS status =
         read ? side(s).q()->NdkRead(side(s).qp, ctx(id), &sge, 1, remote,
                                     region(peer).remote_token(), flags)
