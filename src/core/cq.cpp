@@ -1,6 +1,7 @@
 // Implementation of core/cq.h.
 #include "core/cq.h"
 
+#include <algorithm>
 #include <cstring>
 
 namespace softndk::core {
@@ -128,10 +129,38 @@ void Cq::arm(ULONG type) {
   if (arm_rank_ == 2 ? fresh_any : (arm_rank_ == 1 && fresh_solicited)) notification_due_locked();
 }
 
+void Cq::add_poll_source(RxPollSource* source) {
+  std::lock_guard lock(poll_lock_);
+  poll_sources_.push_back(source);
+  poll_source_count_.store(poll_sources_.size(), std::memory_order_relaxed);
+}
+
+void Cq::remove_poll_source(RxPollSource* source) {
+  std::lock_guard lock(poll_lock_);
+  std::erase(poll_sources_, source);
+  poll_source_count_.store(poll_sources_.size(), std::memory_order_relaxed);
+}
+
+void Cq::poll_sources() {
+  std::lock_guard lock(poll_lock_);
+  size_t count = poll_sources_.size();
+  size_t rounds = std::min(count, kPollSourcesPerCall);
+  for (size_t i = 0; i < rounds; ++i) {
+    if (poll_next_ >= count) poll_next_ = 0;
+    poll_sources_[poll_next_++]->poll_rx();
+  }
+}
+
 template <class Out>
 ULONG Cq::drain(Out* results, ULONG capacity) {
   if (results == nullptr || capacity == 0) return 0;
-  if (tail_.load(std::memory_order_acquire) == head_) return 0;  // empty: no lock
+  if (tail_.load(std::memory_order_acquire) == head_) {
+    // Empty. Busy polling: receive what waits on the CQ's connections from this thread (no
+    // wake-up of, and no hand-off from, the progress thread), then look again.
+    if (poll_source_count_.load(std::memory_order_relaxed) == 0) return 0;
+    poll_sources();
+    if (tail_.load(std::memory_order_acquire) == head_) return 0;  // still empty: no lock
+  }
   std::lock_guard lock(lock_);
   if (failed_.load(std::memory_order_relaxed)) return 0;
   uint64_t tail = tail_.load(std::memory_order_relaxed);

@@ -15,6 +15,16 @@
 
 namespace softndk::core {
 
+// Something a consumer's poll may drive when it finds the CQ empty: a queue pair whose link
+// can receive on the caller's thread (transport::Link::poll_receive, busy polling).
+class RxPollSource {
+ public:
+  virtual void poll_rx() = 0;
+
+ protected:
+  ~RxPollSource() = default;
+};
+
 class Cq final : public Object {
  public:
   static NTSTATUS create(Adapter* adapter, ULONG depth, NDK_FN_CQ_NOTIFICATION_CALLBACK callback,
@@ -30,6 +40,10 @@ class Cq final : public Object {
   // A queue pair goes away: entries still queued stop referring to its counters.
   void forget_counters(const std::atomic<uint64_t>* a, const std::atomic<uint64_t>* b);
   bool failed() const { return failed_.load(std::memory_order_acquire); }
+  // Sources polled (at most kPollSourcesPerCall per empty poll, round robin). After
+  // remove_poll_source() returns, the source is not being polled and will not be.
+  void add_poll_source(RxPollSource* source);
+  void remove_poll_source(RxPollSource* source);
 
   // Consumer side (serialized by the consumer).
   ULONG poll(NDK_RESULT* results, ULONG capacity);
@@ -49,7 +63,16 @@ class Cq final : public Object {
 
   static constexpr int kDisarmed = -1;
 
+  void poll_sources();
+  static constexpr size_t kPollSourcesPerCall = 4;
+
   util::SpinLock lock_;
+  // Poll sources: the list and the polls are under poll_lock_ (the consumer's empty polls and
+  // queue pairs joining or leaving); poll_source_count_ lets an empty poll skip the lock.
+  util::SpinLock poll_lock_;
+  std::vector<RxPollSource*> poll_sources_;
+  size_t poll_next_ = 0;
+  std::atomic<size_t> poll_source_count_{0};
   struct Entry {
     NDK_RESULT_EX result;
     std::atomic<uint64_t>* reaped;

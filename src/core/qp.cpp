@@ -126,6 +126,7 @@ NTSTATUS Qp::create(const Params& p, Qp** out) {
 }
 
 void Qp::on_close() {
+  stop_polling();  // before the link goes: no consumer poll reaches it afterwards
   abort_connection();
   enter_error(STATUS_CANCELLED, 0, kNoCulprit);
   // Flush entries reach the CQs before the close can complete (ndkpi.md 4.1.5 rule 5).
@@ -1121,8 +1122,32 @@ void Qp::connected() {
   if (state_.compare_exchange_strong(expected, State::Connected)) {
     if (!counted_active_.exchange(true))
       adapter()->counters().active.fetch_add(1, std::memory_order_relaxed);
+    transport::Connection* c = connection();
+    if (c != nullptr && c->link()->supports_poll_receive()) {
+      // Consumers that poll our CQs receive our link's segments on their own thread.
+      std::lock_guard lock(poll_mutex_);
+      if (!polled_ && !closing()) {
+        polled_ = true;
+        receive_cq_->add_poll_source(this);
+        if (initiator_cq_ != receive_cq_) initiator_cq_->add_poll_source(this);
+      }
+    }
     kick_tx();
   }
+}
+
+void Qp::stop_polling() {
+  std::lock_guard lock(poll_mutex_);
+  if (!polled_) return;
+  polled_ = false;
+  receive_cq_->remove_poll_source(this);
+  if (initiator_cq_ != receive_cq_) initiator_cq_->remove_poll_source(this);
+}
+
+void Qp::poll_rx() {
+  // Registered only while the connection (and its link) is ours: see stop_polling().
+  transport::Connection* c = connection();
+  if (c != nullptr) c->link()->poll_receive();
 }
 
 void Qp::connection_gone(bool error) {

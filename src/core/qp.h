@@ -57,7 +57,7 @@ struct InitiatorWr {
   uint64_t bytes_done = 0;
 };
 
-class Qp final : public Object, public transport::LinkSink, public Deferred {
+class Qp final : public Object, public transport::LinkSink, public Deferred, public RxPollSource {
  public:
   struct Params {
     Pd* pd;
@@ -115,6 +115,9 @@ class Qp final : public Object, public transport::LinkSink, public Deferred {
 
   // Deferred
   void run_deferred() override;
+
+  // RxPollSource: a consumer polls one of our CQs and found it empty.
+  void poll_rx() override;
 
  private:
   enum class State : uint8_t { Idle, Connecting, Connected, Disconnecting, PeerClosed, Error };
@@ -182,6 +185,10 @@ class Qp final : public Object, public transport::LinkSink, public Deferred {
   bool read_sink_required_;
 
   std::atomic<State> state_{State::Idle};
+  // Registered with the CQs as a poll source (under poll_mutex_, which a poll never takes).
+  std::mutex poll_mutex_;
+  bool polled_ = false;
+  void stop_polling();
   std::mutex connector_mutex_;
   Connector* connector_ = nullptr;
   // The data path reads the connection through this raw pointer: connection_ owns it and is

@@ -138,6 +138,14 @@ class Link {
   // returns, no rx call is in progress on another thread and none will start (direct memory
   // access into the sink has ended).
   virtual void abort() = 0;
+  // Consumer-driven receive (busy polling). A link that can receive on the caller's thread
+  // says so here; the core then lets a consumer that finds its CQ empty call poll_receive(),
+  // which processes whatever bytes are already waiting, without blocking, through the same
+  // LinkSink calls (serialized with the link's own delivery thread), and returns false at
+  // once when another thread is delivering or the link is closing. The link's own progress
+  // stays responsible for everything a consumer does not poll for.
+  virtual bool supports_poll_receive() const { return false; }
+  virtual bool poll_receive() { return false; }
 };
 
 // ---------------------------------------------------------------------------------------------

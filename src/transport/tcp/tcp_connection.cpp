@@ -15,6 +15,7 @@
 
 #include "transport/tcp/socket_util.h"
 #include "util/log.h"
+#include "util/spin_lock.h"
 #include "wire/ddp.h"
 #include "wire/rdmap.h"
 
@@ -39,6 +40,8 @@ wire::TerminateReason to_wire(const TerminateReason& r) { return {r.layer, r.typ
 TerminateReason from_wire(const wire::TerminateReason& r) { return {r.layer_, r.type_, r.code_}; }
 
 bool would_block(int error) { return error == EAGAIN || error == EWOULDBLOCK; }
+// The connection whose poll_receive() this thread is inside (close_now() must not wait for it).
+thread_local const TcpConnection* t_polling = nullptr;
 
 // Host-order segment header -> wire header (RFC 5041 §5, RFC 5040 §4).
 wire::UlpduHeader ulpdu_for(const SegmentHeader& s, uint32_t read_msn_shift) {
@@ -486,6 +489,7 @@ Status TcpConnection::complete(LinkSink* sink) {
   reader_.emplace(crc_);
   rx_buf_.resize(kRxBufferBytes);
   phase_ = Phase::Established;
+  set_pollable(true);
   // The RTR is our first FPDU (RFC 6581 §5; iwarp.md 1.4 "The RTR messages").
   if (rtr_ == Rtr::Write) {
     wire::UlpduHeader rtr;
@@ -635,6 +639,7 @@ Status TcpConnection::accept(const ConnectionParams& reply, LinkSink* sink) {
     arm_timer_locked(kSetupTimer, context_->options.setup_timeout_ms);
   } else {
     phase_ = Phase::Established;  // accept completes after the Reply (iwarp.md 5.1 step 3)
+    set_pollable(true);
     post_events([](ConnectionEvents& e) { e.on_established(); });
   }
   update_interest_locked();
@@ -691,16 +696,24 @@ void TcpConnection::cancel() {
 // Transmit
 
 size_t TcpConnection::max_segment_payload(bool tagged) const {
-  int mss = 0;
-  {
-    std::lock_guard lock(mutex_);
-    if (fd_ >= 0) {
-      socklen_t length = sizeof mss;
-      if (getsockopt(fd_, IPPROTO_TCP, TCP_MAXSEG, &mss, &length) != 0) mss = 0;
+  // MULPDU follows the current EMSS (RFC 5044 §5.2; iwarp.md 1.9). The MSS of an established
+  // connection rarely changes (path MTU), so it is re-read from the kernel every
+  // kMssRefreshMessages messages rather than with a system call per message.
+  uint32_t calls = mss_calls_.fetch_add(1, std::memory_order_relaxed);
+  int mss = mss_cache_.load(std::memory_order_relaxed);
+  if (mss <= 0 || calls % kMssRefreshMessages == 0) {
+    int fresh = 0;
+    {
+      std::lock_guard lock(mutex_);
+      if (fd_ >= 0) {
+        socklen_t length = sizeof fresh;
+        if (getsockopt(fd_, IPPROTO_TCP, TCP_MAXSEG, &fresh, &length) != 0) fresh = 0;
+      }
     }
+    if (fresh <= 0) fresh = 536;  // RFC 879 default
+    mss_cache_.store(fresh, std::memory_order_relaxed);
+    mss = fresh;
   }
-  if (mss <= 0) mss = 536;  // RFC 879 default
-  // MULPDU from the current EMSS, re-read per message (RFC 5044 §5.2; iwarp.md 1.9).
   size_t mulpdu = wire::mulpdu_for_emss(static_cast<size_t>(mss));
   size_t header = wire::ddp_header_bytes(tagged);
   return mulpdu > header ? mulpdu - header : 1;
@@ -915,6 +928,7 @@ void TcpConnection::enter_draining_locked(bool drop_unsent) {
   tx_closed_ = true;
   fin_after_tx_ = true;
   phase_ = Phase::Draining;
+  set_pollable(false);
   arm_timer_locked(kDrainTimer, kDrainTimeoutMs);
   bool drained = false;
   write_queue_locked(&drained);
@@ -1022,6 +1036,11 @@ void TcpConnection::abort() {
 }
 
 void TcpConnection::close_now(bool abortive) {
+  // No consumer may be inside recv() on this descriptor when it closes (and is reused). Waited
+  // for before taking mutex_: a poller's delivery may need mutex_ (sends, Terminates).
+  set_pollable(false);
+  const uint32_t self = t_polling == this ? 1 : 0;
+  while (rx_pollers_.load(std::memory_order_acquire) > self) util::cpu_relax();
   std::lock_guard lock(mutex_);
   if (fd_ < 0) return;
   context_->engine->cancel_timer(timer_id_);
@@ -1065,24 +1084,57 @@ SegmentHeader TcpConnection::to_segment(const wire::UlpduHeader& h) const {
   return s;
 }
 
+bool TcpConnection::supports_poll_receive() const { return context_->options.consumer_receive; }
+
+void TcpConnection::set_pollable(bool on) {
+  rx_pollable_.store(on && context_->options.consumer_receive, std::memory_order_seq_cst);
+}
+
+bool TcpConnection::poll_receive() {
+  if (!rx_pollable_.load(std::memory_order_relaxed)) return false;
+  // Dekker with close_now(): count ourselves in, then look at the flag again (both seq_cst).
+  rx_pollers_.fetch_add(1, std::memory_order_seq_cst);
+  bool ran = false;
+  if (rx_pollable_.load(std::memory_order_seq_cst)) {
+    std::unique_lock rx(rx_mutex_, std::try_to_lock);
+    if (rx.owns_lock()) {
+      const TcpConnection* outer = t_polling;
+      t_polling = this;
+      receive_locked(rx, true);
+      t_polling = outer;
+      ran = true;
+    }
+  }
+  rx_pollers_.fetch_sub(1, std::memory_order_release);
+  return ran;
+}
+
 void TcpConnection::receive() {
+  std::unique_lock rx(rx_mutex_);
+  receive_locked(rx, false);
+}
+
+void TcpConnection::receive_locked(std::unique_lock<std::mutex>& rx, bool polled) {
   RxOutcome outcome = RxOutcome::None;
   bool post_established = false;
   bool first_fpdu = false;
   {
-    std::unique_lock rx(rx_mutex_);
     if (rx_closed_ || !reader_.has_value()) {
       rx.unlock();
-      drain_input();  // nobody listens any more: discard, see EOF or the reset
+      // Nobody listens any more: the progress thread discards, sees EOF or the reset.
+      if (!polled) drain_input();
       return;
     }
     delivering_.store(std::this_thread::get_id());
     bool was_waiting = await_first_fpdu_;
+    bool short_read = false;
     for (int round = 0;; ++round) {
       if (!process_buffered(&outcome)) break;
       // Nothing staged is left unprocessed here: stopping now leaves only bytes in the socket,
       // and level-triggered EPOLLIN brings us back for them (fairness between connections).
-      if (round == 32) break;
+      // A read that returned less than asked emptied the socket: another recv would only
+      // fail with EAGAIN (a system call per message for nothing).
+      if (round == 32 || short_read) break;
       ssize_t n;
       bool direct = reader_->state() == wire::FpduReaderState::Payload &&
                     rx_mode_ == RxMode::Sink && rx_place_ && !rx_discard_rest_ &&
@@ -1099,6 +1151,7 @@ void TcpConnection::receive() {
         size_t want = std::min(rx_span_.size() - rx_span_fill_, reader_->payload_remaining());
         n = recv(fd_, rx_span_.data() + rx_span_fill_, want, MSG_DONTWAIT);
         if (n > 0) {
+          short_read = static_cast<size_t>(n) < want;
           std::span<const std::byte> placed(rx_span_.data() + rx_span_fill_,
                                             static_cast<size_t>(n));
           (void)reader_->consume_payload_external(placed);
@@ -1114,8 +1167,10 @@ void TcpConnection::receive() {
           rx_end_ -= rx_begin_;
           rx_begin_ = 0;
         }
-        n = recv(fd_, rx_buf_.data() + rx_end_, rx_buf_.size() - rx_end_, MSG_DONTWAIT);
+        size_t room = rx_buf_.size() - rx_end_;
+        n = recv(fd_, rx_buf_.data() + rx_end_, room, MSG_DONTWAIT);
         if (n > 0) {
+          short_read = static_cast<size_t>(n) < room;
           rx_end_ += static_cast<size_t>(n);
           continue;
         }
@@ -1142,6 +1197,7 @@ void TcpConnection::receive() {
     rx_post_established_ = false;
     first_fpdu = was_waiting && !await_first_fpdu_;
     delivering_.store(std::thread::id{});
+    rx.unlock();
   }
   if (post_established) post_events([](ConnectionEvents& e) { e.on_established(); });
   if (first_fpdu) flush_tx();  // the hold is over: our first FPDUs may leave
@@ -1322,6 +1378,7 @@ bool TcpConnection::on_complete(RxOutcome* outcome) {
     tx_hold_ = false;
     if (phase_ == Phase::AwaitRtr) {
       phase_ = Phase::Established;
+      set_pollable(true);
       context_->engine->cancel_timer(timer_id_);
       timer_id_ = 0;
       rx_post_established_ = true;

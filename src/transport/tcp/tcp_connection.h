@@ -69,6 +69,8 @@ class TcpConnection final : public Connection,
   void terminate(const TerminateReason& reason, const SegmentHeader* offending) override;
   void disconnect() override;
   void abort() override;
+  bool supports_poll_receive() const override;
+  bool poll_receive() override;
 
   // IoHandler
   void on_io(uint32_t events) override;
@@ -142,6 +144,9 @@ class TcpConnection final : public Connection,
     None, PeerFin, Lost, Malformed, PeerTerminate, Stopped
   };
   void receive();
+  // The receive loop; `rx` holds rx_mutex_ and is released before the outcome is handled.
+  // polled: called by poll_receive() on a consumer's thread.
+  void receive_locked(std::unique_lock<std::mutex>& rx, bool polled);
   bool process_buffered(RxOutcome* outcome);  // false: stop reading
   bool on_header(const wire::UlpduHeader& header, RxOutcome* outcome);
   bool place(std::span<const std::byte> payload);
@@ -171,6 +176,10 @@ class TcpConnection final : public Connection,
 
   // Connection state and the transmit queue.
   mutable std::mutex mutex_;
+  // max_segment_payload(): the last TCP_MAXSEG read and how many messages asked since.
+  static constexpr uint32_t kMssRefreshMessages = 256;
+  mutable std::atomic<int> mss_cache_{0};
+  mutable std::atomic<uint32_t> mss_calls_{0};
   int fd_ = -1;  // written on the progress thread under mutex_; read by it without the lock
   Phase phase_;
   uint64_t timer_id_ = 0;
@@ -196,6 +205,11 @@ class TcpConnection final : public Connection,
   // Receive path. rx_mutex_ is held while the progress thread calls the sink; abort/terminate
   // from other threads take it to wait delivery out; from inside delivery they see delivering_.
   std::mutex rx_mutex_;
+  // Consumer-driven receive (poll_receive): allowed while established; threads inside it are
+  // counted so close_now() never closes the socket under a poller's recv().
+  std::atomic<bool> rx_pollable_{false};
+  std::atomic<uint32_t> rx_pollers_{0};
+  void set_pollable(bool on);
   std::atomic<std::thread::id> delivering_{};
   LinkSink* rx_sink_ = nullptr;
   bool rx_closed_ = false;

@@ -336,6 +336,8 @@ Status create_tcp_transport(const std::string& address,
       ok = parse_flag(value, &o.request_crc);
     } else if (key == "poll") {
       ok = parse_flag(value, &o.poll);
+    } else if (key == "consumer_rx") {
+      ok = parse_flag(value, &o.consumer_receive);
     } else if (key == "mpa_rev") {
       ok = parse_number(value, 1, 2, &v);
       o.mpa_rev = static_cast<uint8_t>(v);

@@ -13,6 +13,8 @@ namespace softndk::transport::tcp {
 // Adapter-URI options this transport consumes (the rest go to the adapter):
 //   crc=1|0       request MPA CRC (default 1; a peer may still turn it on, RFC 5044 §7.1.2)
 //   poll=0|1      progress thread polls instead of sleeping in epoll_wait (default 0)
+//   consumer_rx=1|0  a consumer that polls an empty CQ receives waiting FPDUs of the CQ's
+//                 connections on its own thread (default 1; 0: only the progress thread does)
 //   mpa_rev=2|1   MPA revision of our Requests (default 2: enhanced, IRD/ORD, RTR)
 //   mss=N         TCP_MAXSEG for our sockets, 88..65535 (default: the kernel's); FPDU sizes follow
 //   link_timeout_ms=N  a peer that stops acknowledging (or answering keepalives) for N ms is
@@ -21,6 +23,7 @@ namespace softndk::transport::tcp {
 struct TcpOptions {
   bool request_crc = true;
   bool poll = false;
+  bool consumer_receive = true;
   uint8_t mpa_rev = 2;
   uint32_t mss = 0;
   uint32_t setup_timeout_ms = 10000;  // MPA Reply, Request and RTR waits (iwarp.md 4.4)
