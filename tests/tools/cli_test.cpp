@@ -242,6 +242,8 @@ TEST(CliPerf, write_json_has_the_documented_fields) {
   EXPECT_EQ(0u, s["inline"]);
   EXPECT_EQ(1u, s["sge"]);
   EXPECT_EQ("n/a", s["crc"]);
+  EXPECT_EQ("n/a", s["crc_requested"]["client"]);
+  EXPECT_EQ("n/a", s["crc_requested"]["server"]);
   EXPECT_EQ("polling", s["completions"]);
   EXPECT_EQ(1u, s["cq_mod"]);
   EXPECT_EQ(100u, s["iterations"]);
@@ -261,6 +263,8 @@ TEST(CliPerf, write_json_has_the_documented_fields) {
   EXPECT_EQ("completion", m["latency_kind"]);
   expect_latency_summary(m["latency_us"], "write");
   EXPECT_EQ(100u, m["latency_us"]["count"]);
+  EXPECT_EQ("notifications", m["server_completions"]);  // nothing to do: the server sleeps
+  EXPECT_TRUE(m["server_cq_notifications"].is_number_unsigned());
   const json& c = doc["counters"];
   expect_counters(c["client"], "client");
   expect_counters(c["server"], "server");
@@ -269,6 +273,33 @@ TEST(CliPerf, write_json_has_the_documented_fields) {
   EXPECT_EQ(2u, c["client"]["ActiveConnections"]);
   EXPECT_GE(c["client"]["RdmaOutOctets"].get<uint64_t>(), 100u * 4096);
   EXPECT_GE(c["server"]["RdmaInOctets"].get<uint64_t>(), 100u * 4096);
+}
+
+// The server sleeps on a CQ notification through tests in which it has nothing to do (RDMA
+// write and read streams, read latency, memory operations) and keeps the client's way of
+// waiting where it answers (send streams: credits; write and send latency: replies).
+TEST(CliPerf, the_server_waits_on_notifications_only_when_it_has_nothing_to_do) {
+  Result r = softndk({"perf", "--op", "write,read,send,reg", "-s", "4K", "-n", "100", "--json"});
+  EXPECT_RUN(0, r);
+  json doc = parse(r);
+  std::vector<std::string> waits;
+  for (const json& m : doc["results"])
+    waits.push_back(m["name"].get<std::string>() + ":" + m["server_completions"].get<std::string>());
+  EXPECT_EQ((std::vector<std::string>{"write:notifications", "read:notifications", "send:polling",
+                                      "reg:notifications", "dereg:notifications"}),
+            waits);
+  r = softndk({"perf", "--op", "all", "-m", "lat", "-s", "8", "-n", "20", "--json"});
+  EXPECT_RUN(0, r);
+  doc = parse(r);
+  waits.clear();
+  for (const json& m : doc["results"])
+    waits.push_back(m["name"].get<std::string>() + ":" + m["server_completions"].get<std::string>());
+  EXPECT_EQ((std::vector<std::string>{"send:polling", "write:polling", "read:notifications"}),
+            waits);
+  // With --events the server follows the client everywhere.
+  r = softndk({"perf", "--op", "send", "-e", "-s", "4K", "-n", "100", "--json"});
+  EXPECT_RUN(0, r);
+  EXPECT_EQ("notifications", parse(r)["results"][0]["server_completions"]);
 }
 
 TEST(CliPerf, latency_of_every_data_operation) {
@@ -345,6 +376,8 @@ TEST(CliPerf, notifications_qps_sges_inline_and_cq_moderation) {
   for (const json& m : doc["results"]) {
     EXPECT_EQ(400u, m["iterations"]) << m["name"];
     EXPECT_EQ(50u, m["latency_us"]["count"]) << m["name"];  // one signaled per 8
+    expect_latency_summary(m["latency_us"], m["name"]);
+    EXPECT_EQ("notifications", m["server_completions"]) << m["name"];
   }
   EXPECT_EQ(4u, doc["counters"]["client"]["Connects"]);
 }
@@ -452,9 +485,11 @@ uint16_t free_tcp_port() {
 // `softndk perf --server` in the background until destroyed (SIGTERM: exit status 0).
 class ServerProcess {
  public:
-  ServerProcess(const std::string& uri, uint16_t port) : out_(temp_path("server" + std::to_string(port))) {
+  ServerProcess(const std::string& uri, uint16_t port, const std::vector<std::string>& extra = {})
+      : out_(temp_path("server" + std::to_string(port))) {
     std::vector<std::string> args{SOFTNDK_CLI_PATH, "perf", "--server", "--uri", uri,
                                   "--port", std::to_string(port)};
+    args.insert(args.end(), extra.begin(), extra.end());
     std::vector<char*> argv;
     for (std::string& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
@@ -469,6 +504,19 @@ class ServerProcess {
   }
   ~ServerProcess() { stop(); std::remove(out_.c_str()); }
   bool listening() { return contains(output(), "listening on"); }
+  // Waits up to 10 s until the log has `part` `times` times (a session's last line comes after
+  // the client has left).
+  bool wait_for(const std::string& part, size_t times) {
+    for (int i = 0; i < 200; ++i) {
+      const std::string log = output();
+      size_t found = 0;
+      for (size_t at = log.find(part); at != std::string::npos; at = log.find(part, at + 1))
+        ++found;
+      if (found >= times) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return false;
+  }
   std::string output() { return read_file(out_); }
   int stop() {
     if (pid_ <= 0) return status_;
@@ -495,8 +543,73 @@ TEST(CliTcp, in_process_ping_and_perf) {
                "100", "--crc", "off", "--json"});
   EXPECT_RUN(0, r);
   json doc = parse(r);
-  EXPECT_EQ("off", doc["settings"]["crc"]);
+  EXPECT_EQ("off", doc["settings"]["crc"]);  // the in-process server uses the client's URI
+  EXPECT_EQ("off", doc["settings"]["crc_requested"]["server"]);
   EXPECT_EQ(3u, doc["results"].size());
+  // --crc against the URI's own crc= is a usage error (the adapter takes a key once).
+  r = softndk({"perf", "--uri", "tcp://127.0.0.1?crc=1", "--crc", "off", "-n", "10"});
+  EXPECT_RUN(2, r);
+  EXPECT_TRUE(contains(r.err, "contradicts crc=1")) << r.err;
+}
+
+// MPA uses CRC when either side asks (RFC 5044): a server started without --crc does not ask,
+// so the client's choice decides, and the client reports what the connections use.
+TEST(CliTcp, the_client_choice_of_crc_decides_against_a_default_server) {
+  if (!tcp_available()) GTEST_SKIP() << "no tcp transport in this libsoftndk";
+  const uint16_t port = free_tcp_port();
+  ServerProcess server("tcp://127.0.0.1", port);
+  ASSERT_TRUE(server.listening()) << server.output();
+  EXPECT_TRUE(contains(server.output(), "MPA CRC: not requested")) << server.output();
+  const std::string address = "127.0.0.1:" + std::to_string(port);
+  Result r = softndk({"perf", address, "--uri", "tcp://127.0.0.1", "--crc", "off", "--op",
+                      "write", "-s", "4K", "-n", "100", "--json"});
+  EXPECT_RUN(0, r);
+  json doc = parse(r);
+  EXPECT_EQ("off", doc["settings"]["crc"]);
+  EXPECT_EQ("off", doc["settings"]["crc_requested"]["client"]);
+  EXPECT_EQ("off", doc["settings"]["crc_requested"]["server"]);
+  EXPECT_FALSE(contains(r.err, "warning")) << r.err;
+  EXPECT_EQ("notifications", doc["results"][0]["server_completions"]);
+  r = softndk({"perf", address, "--uri", "tcp://127.0.0.1", "--op", "write", "-s", "4K", "-n",
+               "100", "--json"});  // the client's transport default: CRC
+  EXPECT_RUN(0, r);
+  doc = parse(r);
+  EXPECT_EQ("on", doc["settings"]["crc"]);
+  EXPECT_EQ("on", doc["settings"]["crc_requested"]["client"]);
+  EXPECT_EQ("off", doc["settings"]["crc_requested"]["server"]);
+  r = softndk({"perf", address, "--uri", "tcp://127.0.0.1", "--crc", "on", "--op", "send", "-s",
+               "4K", "-n", "100", "--json"});
+  EXPECT_RUN(0, r);
+  doc = parse(r);
+  EXPECT_EQ("on", doc["settings"]["crc"]);
+  EXPECT_EQ("polling", doc["results"][0]["server_completions"]);
+  EXPECT_TRUE(server.wait_for(" ended: ", 3)) << server.output();
+  EXPECT_EQ(0, server.stop()) << server.output();
+  // The server's log says how it waited: the write tests on notifications, the send test not.
+  const std::string log = server.output();
+  EXPECT_TRUE(contains(log, "ended: 1 test(s), 1 of them waited on CQ notifications")) << log;
+  EXPECT_TRUE(contains(log, "ended: 1 test(s), 0 of them waited on CQ notifications")) << log;
+}
+
+TEST(CliTcp, a_server_that_requests_crc_overrides_the_client_and_the_client_says_so) {
+  if (!tcp_available()) GTEST_SKIP() << "no tcp transport in this libsoftndk";
+  const uint16_t port = free_tcp_port();
+  ServerProcess server("tcp://127.0.0.1", port, {"--crc", "on"});
+  ASSERT_TRUE(server.listening()) << server.output();
+  EXPECT_TRUE(contains(server.output(), "MPA CRC: requested")) << server.output();
+  const std::string address = "127.0.0.1:" + std::to_string(port);
+  Result r = softndk({"perf", address, "--uri", "tcp://127.0.0.1", "--crc", "off", "--op",
+                      "write", "-s", "4K", "-n", "100", "--json"});
+  EXPECT_RUN(0, r);
+  json doc = parse(r);
+  EXPECT_EQ("on", doc["settings"]["crc"]);
+  EXPECT_EQ("off", doc["settings"]["crc_requested"]["client"]);
+  EXPECT_EQ("on", doc["settings"]["crc_requested"]["server"]);
+  EXPECT_TRUE(contains(r.err, "warning: --crc off is not in effect")) << r.err;
+  r = softndk({"perf", address, "--uri", "tcp://127.0.0.1", "--crc", "off", "--op", "write",
+               "-s", "4K", "-n", "100"});
+  EXPECT_RUN(0, r);
+  EXPECT_TRUE(contains(r.out, "CRC on (asked off; the server requests CRC)")) << r.out;
 }
 
 TEST(CliTcp, server_and_client_in_two_processes) {

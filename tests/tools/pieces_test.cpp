@@ -1,6 +1,6 @@
 // The pieces of the softndk command line below the program: size and operation parsing, where
-// the two ends run for a transport, the client/server protocol codec, the failure messages of
-// connection setup and resource limits.
+// the two ends run for a transport, the MPA CRC choice of each end, the client/server protocol
+// codec, the failure messages of connection setup and resource limits.
 #include <gtest/gtest.h>
 
 #include "errors.h"
@@ -89,6 +89,68 @@ TEST(Address, uris_and_their_local_address) {
   EXPECT_EQ("tcp://1.2.3.4?a=b&crc=0", with_option("tcp://1.2.3.4?a=b", "crc", "0"));
 }
 
+TEST(Address, uri_options_are_found_by_exact_key) {
+  EXPECT_EQ("0", uri_option("tcp://1.2.3.4?crc=0", "crc"));
+  EXPECT_EQ("1", uri_option("tcp://1.2.3.4?poll=1&crc=1&mss=1000", "crc"));
+  EXPECT_FALSE(uri_option("tcp://1.2.3.4?crcx=1&xcrc=0", "crc").has_value());
+  EXPECT_FALSE(uri_option("tcp://1.2.3.4", "crc").has_value());
+  EXPECT_FALSE(uri_option("loopback", "crc").has_value());
+}
+
+TEST(Crc, what_an_adapter_requests_follows_the_uri_and_the_transport_default) {
+  EXPECT_EQ(CrcRequest::On, crc_request_of("tcp://127.0.0.1"));  // the tcp default: crc=1
+  EXPECT_EQ(CrcRequest::On, crc_request_of("tcp://127.0.0.1?crc=1"));
+  EXPECT_EQ(CrcRequest::Off, crc_request_of("tcp://127.0.0.1?crc=0"));
+  EXPECT_EQ(CrcRequest::NotApplicable, crc_request_of("loopback"));
+  EXPECT_EQ(CrcRequest::NotApplicable, crc_request_of("loopback?pending=always"));
+}
+
+TEST(Crc, a_server_without_a_choice_follows_the_client) {
+  CrcChoice server = apply_crc("tcp://127.0.0.1", "", /*server=*/true);
+  EXPECT_EQ("tcp://127.0.0.1?crc=0", server.uri);
+  EXPECT_EQ(CrcRequest::Off, server.request);
+  EXPECT_FALSE(server.chosen);
+  server = apply_crc("tcp://127.0.0.1", "on", true);
+  EXPECT_EQ("tcp://127.0.0.1?crc=1", server.uri);
+  EXPECT_EQ(CrcRequest::On, server.request);
+  server = apply_crc("tcp://127.0.0.1?crc=1", "", true);  // the URI's choice stays
+  EXPECT_EQ("tcp://127.0.0.1?crc=1", server.uri);
+  EXPECT_EQ(CrcRequest::On, server.request);
+  EXPECT_TRUE(server.chosen);
+  // A client without a choice asks what its transport asks by default (tcp: CRC).
+  CrcChoice client = apply_crc("tcp://127.0.0.1", "", /*server=*/false);
+  EXPECT_EQ("tcp://127.0.0.1", client.uri);
+  EXPECT_EQ(CrcRequest::On, client.request);
+  EXPECT_FALSE(client.chosen);
+  client = apply_crc("tcp://127.0.0.1?mss=1000", "off", false);
+  EXPECT_EQ("tcp://127.0.0.1?mss=1000&crc=0", client.uri);
+  EXPECT_EQ(CrcRequest::Off, client.request);
+  EXPECT_TRUE(client.chosen);
+  client = apply_crc("tcp://127.0.0.1?crc=0", "off", false);  // agreeing: not added twice
+  EXPECT_EQ("tcp://127.0.0.1?crc=0", client.uri);
+  EXPECT_THROW(apply_crc("tcp://127.0.0.1?crc=1", "off", false), UsageError);
+  EXPECT_THROW(apply_crc("tcp://127.0.0.1?crc=0", "on", true), UsageError);
+  client = apply_crc("loopback", "off", false);  // no wire format
+  EXPECT_EQ("loopback", client.uri);
+  EXPECT_EQ(CrcRequest::NotApplicable, client.request);
+  EXPECT_EQ("loopback", apply_crc("loopback", "", true).uri);
+}
+
+TEST(Crc, mpa_uses_crc_when_either_side_asks) {
+  using enum CrcRequest;
+  EXPECT_EQ(Off, negotiated_crc(Off, Off));
+  EXPECT_EQ(On, negotiated_crc(Off, On));
+  EXPECT_EQ(On, negotiated_crc(On, Off));
+  EXPECT_EQ(On, negotiated_crc(On, On));
+  EXPECT_EQ(NotApplicable, negotiated_crc(NotApplicable, NotApplicable));
+  EXPECT_EQ(NotApplicable, negotiated_crc(Off, NotApplicable));
+  EXPECT_STREQ("off", crc_name(Off));
+  EXPECT_STREQ("on", crc_name(On));
+  EXPECT_STREQ("n/a", crc_name(NotApplicable));
+  for (CrcRequest r : {Off, On, NotApplicable}) EXPECT_EQ(r, crc_of_flags(crc_flags(r)));
+  EXPECT_EQ(NotApplicable, crc_of_flags(kFlagServerNotified));
+}
+
 TEST(Protocol, connect_requests_round_trip_in_48_bytes) {
   ConnectRequest r;
   r.role = Role::Data;
@@ -163,6 +225,8 @@ TEST(Protocol, control_messages_round_trip) {
   m.test.credit_batch = 64;
   m.test.duration_ms = 1500;
   m.count = 123456789;
+  m.flags = kFlagCrcApplies | kFlagServerNotified;
+  m.notifications = 0x1122334455667788ull;
   m.counters.Connects = 1;
   m.counters.RdmaOutFrames = 99;
   m.counters.RdmaInOctets = 1ull << 40;
@@ -184,10 +248,17 @@ TEST(Protocol, control_messages_round_trip) {
   EXPECT_EQ(64u, d.test.credit_batch);
   EXPECT_EQ(1500u, d.test.duration_ms);
   EXPECT_EQ(m.count, d.count);
+  EXPECT_EQ(m.flags, d.flags);
+  EXPECT_EQ(m.notifications, d.notifications);
   EXPECT_EQ(1u, d.counters.Connects);
   EXPECT_EQ(99u, d.counters.RdmaOutFrames);
   EXPECT_EQ(1ull << 40, d.counters.RdmaInOctets);
   EXPECT_EQ(std::string(kControlTextBytes - 1, 'y'), d.text);
+  EXPECT_EQ(std::byte{kProtocolVersion}, bytes[6]);
+  EXPECT_EQ(std::byte{kFlagCrcApplies | kFlagServerNotified}, bytes[7]);
+  bytes[6] = std::byte{1};  // the version without the flags and the notification count
+  EXPECT_FALSE(decode_message(bytes, &d));
+  bytes[6] = std::byte{kProtocolVersion};
   bytes[0] = std::byte{0};
   EXPECT_FALSE(decode_message(bytes, &d));
   EXPECT_FALSE(decode_message(std::span<const std::byte>(bytes).first(100), &d));

@@ -39,6 +39,21 @@ UriParts split_uri(const std::string& uri) {
 
 bool is_in_process(const UriParts& uri) { return uri.scheme == "loopback"; }
 
+std::optional<std::string> uri_option(const std::string& uri, const std::string& key) {
+  const std::string query = split_uri(uri).query;
+  size_t start = 0;
+  while (start <= query.size()) {
+    size_t end = query.find('&', start);
+    std::string option = query.substr(start, end == std::string::npos ? end : end - start);
+    if (option.size() > key.size() && option.compare(0, key.size(), key) == 0 &&
+        option[key.size()] == '=')
+      return option.substr(key.size() + 1);
+    if (end == std::string::npos) break;
+    start = end + 1;
+  }
+  return std::nullopt;
+}
+
 std::string with_option(const std::string& uri, const std::string& key, const std::string& value) {
   return uri + (uri.find('?') == std::string::npos ? "?" : "&") + key + "=" + value;
 }

@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 namespace softndk::cli {
@@ -30,6 +31,9 @@ UriParts split_uri(const std::string& uri);
 // True for transports whose fabric exists only inside one process (loopback): a server and a
 // client in two processes cannot reach each other over them.
 bool is_in_process(const UriParts& uri);
+
+// The value of option `key` in the URI's query ("tcp://IP?crc=0" -> "0"), if it has it.
+std::optional<std::string> uri_option(const std::string& uri, const std::string& key);
 
 // The URI with "key=value" appended to its options.
 std::string with_option(const std::string& uri, const std::string& key, const std::string& value);

@@ -67,7 +67,8 @@ Client::Client(const ClientOptions& options, const SocketAddress& server)
   hello.bytes = options.buffer_bytes;
   session_->send_control(hello);
   ControlMessage welcome = session_->expect_control(MessageType::Welcome);
-  peer_ = {welcome.address, welcome.token, welcome.bytes, welcome.adapter_flags};
+  peer_ = {welcome.address, welcome.token, welcome.bytes, welcome.adapter_flags,
+           crc_of_flags(welcome.flags)};
 }
 
 Client::~Client() = default;
@@ -85,7 +86,9 @@ uint64_t Client::end_test(uint64_t messages_sent) {
   end.type = MessageType::TestEnd;
   end.count = messages_sent;
   session_->send_control(end);
-  return session_->expect_control(MessageType::TestDone).count;
+  const ControlMessage done = session_->expect_control(MessageType::TestDone);
+  server_wait_ = {(done.flags & kFlagServerNotified) != 0, done.notifications};
+  return done.count;
 }
 
 Client::Counters Client::finish() {

@@ -32,6 +32,13 @@ struct PeerBuffer {
   uint32_t token = 0;
   uint64_t bytes = 0;
   uint32_t adapter_flags = 0;
+  CrcRequest crc = CrcRequest::NotApplicable;  // what the server's adapter asks of MPA CRC
+};
+
+// How the server waited for its completions during the last test (from its TestDone).
+struct ServerWait {
+  bool notifications = false;  // CQ notifications (else polling)
+  uint64_t notification_count = 0;
 };
 
 class Client {
@@ -56,6 +63,8 @@ class Client {
   void begin_test(const TestParams& params);
   // Returns the count of data messages the server received during the test.
   uint64_t end_test(uint64_t messages_sent);
+  // How the server waited during the test end_test() ended.
+  const ServerWait& server_wait() const { return server_wait_; }
 
   struct Counters {
     SOFTNDK_ADAPTER_COUNTERS client{};
@@ -74,6 +83,7 @@ class Client {
   double connect_seconds_ = 0;
   uint32_t server_receives_ = 0;
   uint32_t credit_batch_ = 1;
+  ServerWait server_wait_;
 };
 
 }  // namespace softndk::cli

@@ -52,6 +52,9 @@ struct Measurement {
   bool moves_data = true;  // bandwidth is meaningful
   LatencyKind latency_kind = LatencyKind::Completion;
   LatencySummary latency;
+  // How the server waited for its completions during the test (its TestDone).
+  bool server_notifications = false;
+  uint64_t server_notification_count = 0;
 
   double ops_per_second() const { return seconds > 0 ? iterations / seconds : 0; }
   double bytes_per_second() const { return seconds > 0 ? iterations * double(size) / seconds : 0; }

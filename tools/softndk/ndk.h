@@ -152,6 +152,9 @@ class Cq {
 
   NDK_CQ* get() const { return cq_.get(); }
   bool notifications() const { return notifications_; }
+  // Switches how wait() waits (one thread uses the CQ: call it between waits). The
+  // notification callback stays registered either way; a leftover arm is harmless.
+  void set_notifications(bool notifications) { notifications_ = notifications; }
   ULONG poll(NDK_RESULT_EX* results, ULONG capacity);
   // Up to `capacity` completions, waiting until at least one arrived; 0 once `deadline` passed.
   // Throws Error on a CQ error notification (overrun) and when a stop was requested.

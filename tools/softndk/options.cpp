@@ -69,6 +69,39 @@ std::vector<Op> parse_op_list(const std::string& text) {
   return ops;
 }
 
+bool has_mpa_crc(const std::string& uri) { return split_uri(uri).scheme == "tcp"; }
+
+CrcRequest crc_request_of(const std::string& uri) {
+  if (is_in_process(split_uri(uri))) return CrcRequest::NotApplicable;
+  if (std::optional<std::string> value = uri_option(uri, "crc")) {
+    if (*value == "1") return CrcRequest::On;
+    if (*value == "0") return CrcRequest::Off;
+    return CrcRequest::NotApplicable;  // the adapter refuses such a URI
+  }
+  return has_mpa_crc(uri) ? CrcRequest::On : CrcRequest::NotApplicable;
+}
+
+CrcChoice apply_crc(const std::string& uri, const std::string& crc, bool server) {
+  CrcChoice choice;
+  choice.uri = uri;
+  if (is_in_process(split_uri(uri))) return choice;
+  const std::optional<std::string> in_uri = uri_option(uri, "crc");
+  if (in_uri) {
+    // The adapter refuses a key given twice: the URI's own crc= stays, --crc must agree.
+    if (!crc.empty() && *in_uri != (crc == "on" ? "1" : "0"))
+      throw UsageError("--crc " + crc + " contradicts crc=" + *in_uri + " in the URI");
+    choice.chosen = true;
+  } else if (!crc.empty()) {
+    choice.uri = with_option(uri, "crc", crc == "on" ? "1" : "0");
+    choice.chosen = true;
+  } else if (server && has_mpa_crc(uri)) {
+    // No choice on the server: do not request CRC, so each client's request decides.
+    choice.uri = with_option(uri, "crc", "0");
+  }
+  choice.request = crc_request_of(choice.uri);
+  return choice;
+}
+
 Placement place_ends(const std::string& command, const std::string& uri, bool server,
                      const std::string& peer, std::optional<uint16_t> port) {
   Placement p;

@@ -25,6 +25,23 @@ inline constexpr uint64_t kMaxMessageBytes = uint64_t{1} << 30;
 // "send,write", "all" (send,write,read), "mem" (reg,fastreg,bind,sendinv) -> operations.
 std::vector<Op> parse_op_list(const std::string& text);
 
+// What an adapter opened with `uri` asks of MPA CRC: the URI's crc=1|0, else the transport's
+// default (tcp: on); NotApplicable for a transport without a wire format (loopback).
+CrcRequest crc_request_of(const std::string& uri);
+// Schemes whose adapters take the crc=1|0 option (MPA over TCP).
+bool has_mpa_crc(const std::string& uri);
+
+// The adapter URI with `--crc` (`crc`: "", "on", "off") applied, and what it then requests.
+struct CrcChoice {
+  std::string uri;
+  CrcRequest request = CrcRequest::NotApplicable;
+  bool chosen = false;  // --crc or crc= in the URI: the user asked for `request`
+};
+// A server without a choice follows its clients: it adds crc=0 (MPA then uses CRC iff the
+// client asks). UsageError when --crc contradicts the URI's crc= option. --crc over an
+// in-process fabric has no effect (the caller says so).
+CrcChoice apply_crc(const std::string& uri, const std::string& crc, bool server);
+
 // Where the two ends of a `ping`/`perf` run are.
 struct Placement {
   bool server = false;      // this process is a server (--server)

@@ -80,22 +80,10 @@ Plan plan_of(const PerfOptions& o) {
   return p;
 }
 
-// The URI with the CRC choice, and how to describe it.
-std::string apply_crc(const std::string& uri, const std::string& crc, std::string* shown) {
-  const bool in_process = is_in_process(split_uri(uri));
-  if (in_process) {
-    if (!crc.empty())
-      std::fprintf(stderr, "softndk: note: --crc has no effect over %s (no wire format)\n",
-                   split_uri(uri).scheme.c_str());
-    *shown = "n/a";
-    return uri;
-  }
-  if (crc.empty()) {
-    *shown = "default";
-    return uri;
-  }
-  *shown = crc;
-  return with_option(uri, "crc", crc == "on" ? "1" : "0");
+void note_crc_without_effect(const std::string& uri, const std::string& crc) {
+  if (!crc.empty() && is_in_process(split_uri(uri)))
+    std::fprintf(stderr, "softndk: note: --crc has no effect over %s (no wire format)\n",
+                 split_uri(uri).scheme.c_str());
 }
 
 std::string title_of(const RunDescription& r, const Plan& p) {
@@ -125,6 +113,8 @@ std::vector<Measurement> run_tests(Client& client, const Plan& plan, const PerfO
       std::vector<Measurement> rows = is_memory_op(op) ? run_memory_test(client, spec, progress)
                                                        : run_data_test(client, spec, progress);
       for (Measurement& m : rows) {
+        m.server_notifications = client.server_wait().notifications;
+        m.server_notification_count = client.server_wait().notification_count;
         if (!o.json) table.row(m);
         results.push_back(std::move(m));
       }
@@ -137,9 +127,9 @@ std::vector<Measurement> run_tests(Client& client, const Plan& plan, const PerfO
 }  // namespace
 
 int run_server(const std::string& uri, std::optional<uint16_t> port, const std::string& crc) {
-  std::string shown;
+  note_crc_without_effect(uri, crc);
   ServerOptions options;
-  options.uri = apply_crc(uri, crc, &shown);
+  options.uri = apply_crc(uri, crc, /*server=*/true).uri;
   options.port = port.value_or(kDefaultPort);
   Server server(options);
   server.serve();
@@ -155,7 +145,11 @@ int run_perf(const PerfOptions& o) {
   if (!o.plot.empty()) require_gnuplot();
 
   RunDescription run;
-  const std::string uri = apply_crc(o.uri, o.crc, &run.crc);
+  note_crc_without_effect(o.uri, o.crc);
+  const CrcChoice crc = apply_crc(o.uri, o.crc, /*server=*/false);
+  const std::string& uri = crc.uri;
+  run.crc_client = crc_name(crc.request);
+  run.crc_chosen = crc.chosen;
   run.uri = o.uri;
   run.in_process = placement.in_process;
   run.mode = plan.mode;
@@ -188,6 +182,17 @@ int run_perf(const PerfOptions& o) {
     options.buffer_bytes = std::max<uint64_t>(plan.largest(), 4);
     options.notifications = o.events;
     Client client(options, server);
+    // MPA uses CRC when either side requests it (RFC 5044 7.1.2): report what the connections
+    // use, and say so when that is not what was asked.
+    const CrcRequest used = negotiated_crc(crc.request, client.peer().crc);
+    run.crc = crc_name(used);
+    run.crc_server = crc_name(client.peer().crc);
+    if (crc.chosen && crc.request == CrcRequest::Off && used == CrcRequest::On)
+      std::fprintf(stderr,
+                   "softndk: warning: --crc %s is not in effect: the server requests MPA CRC "
+                   "(--crc on, or crc=1 in its URI) and MPA uses CRC when either side asks "
+                   "(RFC 5044); this run measures CRC %s\n",
+                   crc_name(crc.request), run.crc.c_str());
 
     PerfTable table(stdout, run);
     Progress progress(o.progress, stdout_is_terminal());

@@ -70,6 +70,14 @@ std::string label_of(const TestSpec& spec) {
          format_size(spec.size);
 }
 
+// A stream reads the clock once per batch of posts and once per batch of completions, not for
+// every post and every completion: a signaled request takes the time of the last clock read if
+// fewer than kPostsPerClockRead requests went out since (else it reads the clock), and a
+// completion the time at which the poll that returned it returned (Session::completion_time()).
+// A latency sample is thus at least the request's own post-to-completion time, and more by at
+// most the posting of the (< kPostsPerClockRead) requests posted between the clock read and it.
+constexpr uint64_t kPostsPerClockRead = 16;
+
 // Bandwidth and message rate.
 Measurement run_stream(Client& client, const TestSpec& spec, Progress& progress) {
   Session& s = client.session();
@@ -106,7 +114,7 @@ Measurement run_stream(Client& client, const TestSpec& spec, Progress& progress)
   progress.start(label_of(spec), clock);
 
   Session::Handler handler = [&](const NDK_RESULT_EX& r) {
-    const auto now = Clock::now();
+    const auto now = s.completion_time();
     const ContextParts c = split_context(r.RequestContext);
     LinkState& l = state[c.link];
     if (c.tag == Tag::Receive) {  // a credit: the server posted `batch` receives again
@@ -127,11 +135,15 @@ Measurement run_stream(Client& client, const TestSpec& spec, Progress& progress)
 
   bool posting = true;
   while (posting || completed < posted) {
+    // The posts of this round: the clock is read before the first (never carried over a wait
+    // for completions) and again before a signaled request kPostsPerClockRead posts later.
+    Clock::time_point now{};
+    bool have_clock = false;
+    uint64_t since_clock_read = 0;
     for (size_t i = 0; i < links && posting; ++i) {
       LinkState& l = state[i];
       for (;;) {
-        const auto now = Clock::now();
-        if (!clock.more(posted, now)) {
+        if (posted >= clock.iterations) {
           posting = false;
           break;
         }
@@ -139,10 +151,25 @@ Measurement run_stream(Client& client, const TestSpec& spec, Progress& progress)
         const uint64_t group = std::min<uint64_t>(spec.cq_mod, clock.iterations - posted);
         if (l.posted - l.completed + group > spec.depth) break;
         if (spec.op == Op::Send && l.credits < group) break;
-        for (uint64_t k = 0; k < group; ++k) {
+        if (!have_clock) {
+          now = Clock::now();
+          have_clock = true;
+          since_clock_read = 0;
+        }
+        if (!clock.more(posted, now)) {  // the duration is over
+          posting = false;
+          break;
+        }
+        for (uint64_t k = 0; k < group; ++k, ++since_clock_read) {
           const uint64_t sequence = l.posted + k;
           const bool signaled = k + 1 == group;
-          if (signaled) l.post_time[sequence % spec.depth] = now;
+          if (signaled) {
+            if (since_clock_read >= kPostsPerClockRead) {
+              now = Clock::now();
+              since_clock_read = 0;
+            }
+            l.post_time[sequence % spec.depth] = now;
+          }
           NTSTATUS status = post_op(
               spec.op, l.qp, make_context(tag, static_cast<uint32_t>(i),
                                           static_cast<uint32_t>(sequence)),
@@ -155,7 +182,7 @@ Measurement run_stream(Client& client, const TestSpec& spec, Progress& progress)
         if (spec.op == Op::Send) l.credits -= group;
       }
     }
-    if ((posting || completed < posted) && !s.progress(handler, deadline_from_now()))
+    if ((posting || completed < posted) && !s.progress_within(handler, wait_timeout()))
       stalled(spec);
   }
   // Every credit the server sent must be in before the next test starts counting afresh.

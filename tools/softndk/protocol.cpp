@@ -89,6 +89,35 @@ const char* message_name(MessageType type) {
   return "?";
 }
 
+uint8_t crc_flags(CrcRequest request) {
+  switch (request) {
+    case CrcRequest::NotApplicable: return 0;
+    case CrcRequest::Off: return kFlagCrcApplies;
+    case CrcRequest::On: return kFlagCrcApplies | kFlagCrcRequested;
+  }
+  return 0;
+}
+
+CrcRequest crc_of_flags(uint8_t flags) {
+  if ((flags & kFlagCrcApplies) == 0) return CrcRequest::NotApplicable;
+  return (flags & kFlagCrcRequested) != 0 ? CrcRequest::On : CrcRequest::Off;
+}
+
+CrcRequest negotiated_crc(CrcRequest client, CrcRequest server) {
+  if (client == CrcRequest::NotApplicable || server == CrcRequest::NotApplicable)
+    return CrcRequest::NotApplicable;
+  return client == CrcRequest::On || server == CrcRequest::On ? CrcRequest::On : CrcRequest::Off;
+}
+
+const char* crc_name(CrcRequest request) {
+  switch (request) {
+    case CrcRequest::NotApplicable: return "n/a";
+    case CrcRequest::Off: return "off";
+    case CrcRequest::On: return "on";
+  }
+  return "?";
+}
+
 // ---------------------------------------------------------------------------------------------
 // Connection requests
 //   0 magic u32 | 4 version u8 | 5 role u8 | 6 index u16 | 8 session u64 | 16 data_links u16
@@ -165,16 +194,19 @@ std::optional<std::string> decode_rejection(std::span<const std::byte> bytes) {
 
 // ---------------------------------------------------------------------------------------------
 // Control messages
-//   0 magic u32 | 4 type u16 | 6 version u8 | 7 zero | 8 address u64 | 16 bytes u64
+//   0 magic u32 | 4 type u16 | 6 version u8 | 7 flags u8 | 8 address u64 | 16 bytes u64
 //   24 token u32 | 28 adapter_flags u32 | 32 op u8 | 33 mode u8 | 34 sge u16 | 36 cq_mod u32
 //   40 size u64 | 48 credit_batch u32 | 52 duration_ms u32 | 56 count u64
-//   64 counters 10 x u64 (SOFTNDK_ADAPTER_COUNTERS order) | 144 text (112 bytes, NUL-padded)
+//   64 counters 10 x u64 (SOFTNDK_ADAPTER_COUNTERS order) | 144 notifications u64
+//   152 text (104 bytes, NUL-padded)
 
 namespace {
 constexpr size_t kCountersOffset = 64;
-constexpr size_t kTextOffset = 144;
+constexpr size_t kNotificationsOffset = 144;
+constexpr size_t kTextOffset = 152;
 static_assert(kTextOffset + kControlTextBytes == kControlMessageBytes);
-static_assert(kCountersOffset + 8 * kCounterFields.size() == kTextOffset);
+static_assert(kCountersOffset + 8 * kCounterFields.size() == kNotificationsOffset);
+static_assert(kNotificationsOffset + 8 == kTextOffset);
 }  // namespace
 
 void encode_message(const ControlMessage& m, std::span<std::byte, kControlMessageBytes> out) {
@@ -183,6 +215,7 @@ void encode_message(const ControlMessage& m, std::span<std::byte, kControlMessag
   put<uint32_t>(p, 0, kMagic);
   put<uint16_t>(p, 4, static_cast<uint16_t>(m.type));
   put<uint8_t>(p, 6, kProtocolVersion);
+  put<uint8_t>(p, 7, m.flags);
   put<uint64_t>(p, 8, m.address);
   put<uint64_t>(p, 16, m.bytes);
   put<uint32_t>(p, 24, m.token);
@@ -197,6 +230,7 @@ void encode_message(const ControlMessage& m, std::span<std::byte, kControlMessag
   put<uint64_t>(p, 56, m.count);
   for (size_t i = 0; i < kCounterFields.size(); ++i)
     put<uint64_t>(p, kCountersOffset + 8 * i, m.counters.*kCounterFields[i].member);
+  put<uint64_t>(p, kNotificationsOffset, m.notifications);
   std::memcpy(p + kTextOffset, m.text.data(), std::min(m.text.size(), kControlTextBytes - 1));
 }
 
@@ -209,6 +243,7 @@ bool decode_message(std::span<const std::byte> bytes, ControlMessage* m) {
       type > static_cast<uint16_t>(MessageType::Failure))
     return false;
   m->type = static_cast<MessageType>(type);
+  m->flags = get<uint8_t>(p, 7);
   m->address = get<uint64_t>(p, 8);
   m->bytes = get<uint64_t>(p, 16);
   m->token = get<uint32_t>(p, 24);
@@ -223,6 +258,7 @@ bool decode_message(std::span<const std::byte> bytes, ControlMessage* m) {
   m->count = get<uint64_t>(p, 56);
   for (size_t i = 0; i < kCounterFields.size(); ++i)
     m->counters.*kCounterFields[i].member = get<uint64_t>(p, kCountersOffset + 8 * i);
+  m->notifications = get<uint64_t>(p, kNotificationsOffset);
   m->text.clear();
   for (size_t i = 0; i < kControlTextBytes && p[kTextOffset + i] != std::byte{0}; ++i)
     m->text += static_cast<char>(p[kTextOffset + i]);

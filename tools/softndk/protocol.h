@@ -15,7 +15,9 @@
 
 namespace softndk::cli {
 
-inline constexpr uint8_t kProtocolVersion = 1;
+// 2: Welcome carries the server's CRC request, TestDone how the server waited (flags byte and
+// notification count); the Failure text is 104 bytes (was 112).
+inline constexpr uint8_t kProtocolVersion = 2;
 
 // What a test measures. Data operations move messages; memory operations are the
 // registration work NDK consumers do around them.
@@ -70,11 +72,11 @@ std::optional<std::string> decode_rejection(std::span<const std::byte> bytes);
 // ---- control messages (one control QP per session, request/response)
 enum class MessageType : uint16_t {
   Hello = 1,  // client -> server: the client's data buffer (address, token, bytes)
-  Welcome,    // server -> client: the server's data buffer and adapter flags
+  Welcome,    // server -> client: the server's data buffer, adapter flags, CRC request
   TestBegin,  // client -> server: test parameters
   TestReady,  // server -> client
   TestEnd,    // client -> server: count = data messages the client sent
-  TestDone,   // server -> client: count = data messages the server received
+  TestDone,   // server -> client: count = data messages the server received, how it waited
   Bye,        // client -> server: end of session
   ByeAck,     // server -> client: counters = the server adapter's counters
   Failure,    // either way: text says why the sender gives up the session
@@ -91,19 +93,38 @@ struct TestParams {
   uint32_t duration_ms = 0;   // 0: a number of iterations
 };
 
+// ControlMessage::flags
+// Welcome: the server's transport has an MPA CRC choice (iWARP/TCP), and whether the server's
+// adapter requests CRC. MPA uses CRC on a connection when either side requests it (RFC 5044
+// 7.1.2), so the client learns the negotiated CRC as (its own request || the server's).
+inline constexpr uint8_t kFlagCrcApplies = 1;
+inline constexpr uint8_t kFlagCrcRequested = 2;
+// TestDone: the server waited for its completions with CQ notifications during the test.
+inline constexpr uint8_t kFlagServerNotified = 4;
+
+// What an adapter asks of MPA CRC (the tcp URI option crc=1|0), on the wire in Welcome flags.
+enum class CrcRequest : uint8_t { NotApplicable, Off, On };
+uint8_t crc_flags(CrcRequest request);
+CrcRequest crc_of_flags(uint8_t flags);
+// MPA's rule: CRC when either side asks; n/a when either side has no CRC choice.
+CrcRequest negotiated_crc(CrcRequest client, CrcRequest server);
+const char* crc_name(CrcRequest request);  // "n/a", "off", "on"
+
 struct ControlMessage {
   MessageType type = MessageType::Failure;
   uint64_t address = 0;  // Hello/Welcome: the sender's data buffer
   uint64_t bytes = 0;
   uint32_t token = 0;
   uint32_t adapter_flags = 0;  // Welcome
+  uint8_t flags = 0;           // kFlag* (Welcome, TestDone)
   TestParams test;             // TestBegin
   uint64_t count = 0;          // TestEnd/TestDone
+  uint64_t notifications = 0;  // TestDone: CQ notifications the server's CQ got in the test
   SOFTNDK_ADAPTER_COUNTERS counters{};  // ByeAck
   std::string text;                     // Failure (at most kControlTextBytes - 1 bytes kept)
 };
 inline constexpr size_t kControlMessageBytes = 256;
-inline constexpr size_t kControlTextBytes = 112;
+inline constexpr size_t kControlTextBytes = 104;
 
 void encode_message(const ControlMessage& message, std::span<std::byte, kControlMessageBytes> out);
 // False when the bytes are not a softndk control message.

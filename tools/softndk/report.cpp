@@ -138,8 +138,11 @@ void PerfTable::banner() {
   std::fprintf(out_, "%s\n", kRule);
   std::fprintf(out_, " softndk perf over %s (%s, server %s)\n", r.uri.c_str(),
                r.in_process ? "both ends in this process" : "remote server", r.server.c_str());
+  std::string crc = r.crc;
+  if (r.crc_chosen && r.crc != r.crc_client)
+    crc += " (asked " + r.crc_client + "; the server requests CRC)";
   std::fprintf(out_, " mode %s | data QPs %u | depth %u | inline %u B | SGEs %u | CRC %s\n",
-               mode_title(r.mode), r.data_links, r.depth, r.inline_bytes, r.sge, r.crc.c_str());
+               mode_title(r.mode), r.data_links, r.depth, r.inline_bytes, r.sge, crc.c_str());
   if (r.duration_s > 0) {
     std::fprintf(out_, " completions %s | cq-mod %u | %.3g s per size\n",
                  r.notifications ? "notifications (NdkArmCq)" : "polling", r.cq_mod,
@@ -234,7 +237,9 @@ nlohmann::json to_json(const Measurement& m) {
                       {"seconds", m.seconds},
                       {"ops_per_second", m.ops_per_second()},
                       {"latency_kind", latency_kind_name(m.latency_kind)},
-                      {"latency_us", to_json(m.latency)}};
+                      {"latency_us", to_json(m.latency)},
+                      {"server_completions", m.server_notifications ? "notifications" : "polling"},
+                      {"server_cq_notifications", m.server_notification_count}};
   if (m.moves_data) {
     j["mb_per_second"] = m.bytes_per_second() / 1e6;
     j["gbit_per_second"] = m.bytes_per_second() * 8 / 1e9;
@@ -253,7 +258,8 @@ nlohmann::json to_json(const RunDescription& r) {
                       {"sge", r.sge},
                       {"completions", r.notifications ? "notifications" : "polling"},
                       {"cq_mod", r.cq_mod},
-                      {"crc", r.crc}};
+                      {"crc", r.crc},
+                      {"crc_requested", {{"client", r.crc_client}, {"server", r.crc_server}}}};
   if (r.duration_s > 0 || r.iterations == 0) {
     j["iterations"] = nullptr;
   } else {

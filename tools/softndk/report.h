@@ -55,7 +55,12 @@ struct RunDescription {
   uint32_t depth = 1;
   uint32_t inline_bytes = 0;
   uint32_t sge = 1;
-  std::string crc;  // "on", "off", "n/a"
+  // MPA CRC: what the client's and the server's adapters request and what the connections
+  // use (on when either requests it, RFC 5044); "on", "off", "n/a" (no wire format).
+  std::string crc;
+  std::string crc_client;
+  std::string crc_server;
+  bool crc_chosen = false;  // the client asked for crc_client (--crc or crc= in the URI)
   bool notifications = false;
   uint32_t cq_mod = 1;
   uint64_t iterations = 0;  // when duration_s == 0

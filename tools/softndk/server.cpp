@@ -1,6 +1,7 @@
 // Implementation of server.h: the listener, session admission, and the Responder, which answers
 // each test of a session (replies for latency tests, credits for send streams, nothing for
-// one-sided operations) until the client says Bye.
+// one-sided operations) until the client says Bye. Through a test in which it has nothing to do
+// the server sleeps on a CQ notification instead of spinning.
 #include "server.h"
 
 #include <cinttypes>
@@ -8,6 +9,7 @@
 #include <cstring>
 #include <vector>
 
+#include "options.h"
 #include "session.h"
 
 namespace softndk::cli {
@@ -36,6 +38,22 @@ uint32_t load_le32(const std::byte* p) {
          uint32_t{std::to_integer<uint8_t>(p[3])} << 24;
 }
 
+// Tests in which the server only waits for the client's TestEnd: RDMA writes and reads land and
+// are served by the provider, memory operations are the client's own. The server's reaction
+// time is no part of what they measure, so its thread sleeps on a CQ notification (polling
+// would take a CPU from the client and the provider's progress threads). Latency tests with
+// replies, send streams (credits), sendinv and ping keep the client's choice (--events).
+bool server_idle_during(const TestParams& test) {
+  switch (test.op) {
+    case Op::Write: return test.mode != Mode::Latency;
+    case Op::Read:
+    case Op::Register:
+    case Op::FastRegister:
+    case Op::Bind: return true;
+    default: return false;
+  }
+}
+
 // Answers the tests of one session on the server side.
 class Responder {
  public:
@@ -55,6 +73,12 @@ class Responder {
         ControlMessage done;
         done.type = MessageType::TestDone;
         done.count = received_;
+        const bool notified = s_.cq().notifications();
+        done.flags = notified ? kFlagServerNotified : 0;
+        done.notifications = s_.cq().notification_count() - notifications_at_begin_;
+        if (notified) ++notified_tests_;
+        notifications_ += done.notifications;
+        s_.set_notifications(s_.shape().notifications);  // back to the client's choice
         s_.send_control(done);
         in_test_ = ending_ = false;
       }
@@ -65,6 +89,10 @@ class Responder {
         throw Error("no message from the client within " + timeout_text());
     }
   }
+
+  uint64_t tests() const { return tests_; }
+  uint64_t notified_tests() const { return notified_tests_; }
+  uint64_t notifications() const { return notifications_; }
 
  private:
   bool on_control(const ControlMessage& m) {
@@ -77,11 +105,15 @@ class Responder {
         in_test_ = true;
         received_ = 0;
         std::fill(uncredited_.begin(), uncredited_.end(), 0);
+        ++tests_;
+        notifications_at_begin_ = s_.cq().notification_count();
         {
           ControlMessage ready;
           ready.type = MessageType::TestReady;
           s_.send_control(ready);
         }
+        // From here until TestDone the next progress() waits this way.
+        s_.set_notifications(s_.shape().notifications || server_idle_during(test_));
         return true;
       case MessageType::TestEnd:
         if (!in_test_) throw Error("protocol error: TestEnd outside a test");
@@ -182,6 +214,10 @@ class Responder {
   uint64_t received_ = 0;
   uint64_t outstanding_ = 0;  // the server's own sends and writes not yet completed
   std::vector<uint32_t> uncredited_;
+  uint64_t notifications_at_begin_ = 0;
+  uint64_t tests_ = 0;
+  uint64_t notified_tests_ = 0;  // tests through which the server waited on notifications
+  uint64_t notifications_ = 0;   // CQ notifications during those tests
 };
 
 }  // namespace
@@ -189,7 +225,8 @@ class Responder {
 // ---------------------------------------------------------------------------------------------
 // Server
 
-Server::Server(const ServerOptions& options) : options_(options), adapter_(options.uri) {
+Server::Server(const ServerOptions& options)
+    : options_(options), adapter_(options.uri), crc_(crc_request_of(options.uri)) {
   const std::string ip = local_ip(split_uri(options.uri));
   if (!SocketAddress::parse(ip, options.port, &address_))
     throw Error("cannot listen: \"" + ip + "\" (from the URI) is not an IP address");
@@ -296,6 +333,11 @@ void Server::serve() {
   if (options_.verbose) {
     std::printf("softndk server listening on %s (%s); serves `softndk ping` and `softndk perf`\n",
                 address_.text().c_str(), options_.uri.c_str());
+    if (crc_ == CrcRequest::On) {
+      std::printf("MPA CRC: requested (every connection uses CRC, whatever the client asks)\n");
+    } else if (crc_ == CrcRequest::Off) {
+      std::printf("MPA CRC: not requested (each client's --crc decides)\n");
+    }
     std::fflush(stdout);
   }
   while (!stopping()) {
@@ -364,6 +406,7 @@ void Server::run_session(const Incoming& control) {
   welcome.token = session.data().remote_token();
   welcome.bytes = shape.buffer_bytes;
   welcome.adapter_flags = adapter_.info().AdapterFlags;
+  welcome.flags = crc_flags(crc_);
   session.send_control(welcome);
   if (options_.verbose) {
     std::printf("session %" PRIu64 " from %s: %u data connection(s)\n", sessions_,
@@ -371,8 +414,9 @@ void Server::run_session(const Incoming& control) {
     std::fflush(stdout);
   }
 
+  Responder responder(session, hello.address, hello.token);
   try {
-    Responder(session, hello.address, hello.token).run();
+    responder.run();
   } catch (const Error& e) {
     session.send_failure(e.what());
     throw;
@@ -396,7 +440,10 @@ void Server::run_session(const Incoming& control) {
   };
   while (!all_gone() && Clock::now() < deadline) session.progress({}, Clock::now() + kStopCheck);
   if (options_.verbose) {
-    std::printf("session %" PRIu64 " from %s ended\n", sessions_, control.peer.c_str());
+    std::printf("session %" PRIu64 " from %s ended: %" PRIu64 " test(s), %" PRIu64
+                " of them waited on CQ notifications (%" PRIu64 " notifications)\n",
+                sessions_, control.peer.c_str(), responder.tests(), responder.notified_tests(),
+                responder.notifications());
     std::fflush(stdout);
   }
 }

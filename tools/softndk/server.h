@@ -59,6 +59,7 @@ class Server {
   ServerOptions options_;
   Adapter adapter_;
   SocketAddress address_;
+  CrcRequest crc_;  // what the adapter asks of MPA CRC; clients learn it from the Welcome
   std::mutex mutex_;  // guards incoming_
   std::condition_variable cv_;
   std::deque<Incoming> incoming_;

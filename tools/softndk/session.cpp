@@ -306,37 +306,51 @@ void Session::fail_completion(const NDK_RESULT_EX& r) {
 
 bool Session::progress(const Handler& handler, Clock::time_point deadline) {
   NDK_RESULT_EX results[kBatch];
-  for (;;) {
+  // Completions already there are taken without reading the clock for a wait slice.
+  ULONG n = cq_.poll(results, kBatch);
+  while (n == 0) {
     const auto slice = std::min(deadline, Clock::now() + kLinkCheck);
-    ULONG n = cq_.wait(results, kBatch, slice);
+    n = cq_.wait(results, kBatch, slice);
     if (n == 0) {
       check_links();
       if (slice >= deadline) return false;
-      continue;
     }
-    for (ULONG i = 0; i < n; ++i) {
-      const NDK_RESULT_EX& r = results[i];
-      if (r.Status != STATUS_SUCCESS) {
-        fail_completion(r);
-        continue;  // a flushed request during the expected disconnect
-      }
-      ContextParts c = split_context(r.RequestContext);
-      if (c.tag == Tag::ControlReceive) {
-        ControlMessage m;
-        const std::byte* slot = control_buffer_->data() + c.slot * kControlMessageBytes;
-        if (!decode_message({slot, r.BytesTransferred}, &m))
-          throw Error("protocol error: " + peer_name_ + " sent a malformed control message");
-        inbox_.push_back(m);
-        post_control_receive(c.slot);
-      } else if (c.tag == Tag::ControlSend) {
-        // Nothing to do: control sends are fire-and-forget, their slots rotate.
-      } else if (handler) {
-        handler(r);
-      } else {
-        throw Error(std::string("unexpected ") + tag_name(c.tag) + " completion");
-      }
+  }
+  dispatch(results, n, handler);
+  return true;
+}
+
+bool Session::progress_within(const Handler& handler, Clock::duration timeout) {
+  NDK_RESULT_EX results[kBatch];
+  ULONG n = cq_.poll(results, kBatch);
+  if (n == 0) return progress(handler, Clock::now() + timeout);
+  dispatch(results, n, handler);
+  return true;
+}
+
+void Session::dispatch(const NDK_RESULT_EX* results, ULONG n, const Handler& handler) {
+  completion_time_ = Clock::now();
+  for (ULONG i = 0; i < n; ++i) {
+    const NDK_RESULT_EX& r = results[i];
+    if (r.Status != STATUS_SUCCESS) {
+      fail_completion(r);
+      continue;  // a flushed request during the expected disconnect
     }
-    return true;
+    ContextParts c = split_context(r.RequestContext);
+    if (c.tag == Tag::ControlReceive) {
+      ControlMessage m;
+      const std::byte* slot = control_buffer_->data() + c.slot * kControlMessageBytes;
+      if (!decode_message({slot, r.BytesTransferred}, &m))
+        throw Error("protocol error: " + peer_name_ + " sent a malformed control message");
+      inbox_.push_back(m);
+      post_control_receive(c.slot);
+    } else if (c.tag == Tag::ControlSend) {
+      // Nothing to do: control sends are fire-and-forget, their slots rotate.
+    } else if (handler) {
+      handler(r);
+    } else {
+      throw Error(std::string("unexpected ") + tag_name(c.tag) + " completion");
+    }
   }
 }
 

@@ -143,6 +143,14 @@ class Session {
   // take_control()/expect_control() and passes every other completion to `handler`. Throws
   // Error on a failed completion, a lost connection or a stop request.
   bool progress(const Handler& handler, Clock::time_point deadline);
+  // The same, waiting up to `timeout`; reads the clock only when the CQ is empty (hot loops).
+  bool progress_within(const Handler& handler, Clock::duration timeout);
+  // When the NdkGetCqResultsEx call that returned the completions being handled returned: one
+  // clock read per batch of completions, for handlers that time them.
+  Clock::time_point completion_time() const { return completion_time_; }
+  // How the session's CQ waits from now on (the server sleeps through tests in which it has
+  // nothing to do); see Cq::set_notifications.
+  void set_notifications(bool notifications) { cq_.set_notifications(notifications); }
 
   // ---- control channel
   void send_control(const ControlMessage& message);
@@ -170,6 +178,8 @@ class Session {
   // expected disconnect.
   void fail_completion(const NDK_RESULT_EX& result);
   void check_links();
+  // Hands `n` completions to the control channel or `handler`.
+  void dispatch(const NDK_RESULT_EX* results, ULONG n, const Handler& handler);
 
   Adapter& adapter_;
   SessionShape shape_;
@@ -182,6 +192,7 @@ class Session {
   uint32_t next_control_send_ = 0;
   std::deque<ControlMessage> inbox_;
   bool expect_disconnect_ = false;
+  Clock::time_point completion_time_{};
   // Links last: their connectors and QPs close before the memory, PD and CQ.
   Link control_{0xFFFF};
   std::vector<std::unique_ptr<Link>> links_;
