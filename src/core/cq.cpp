@@ -23,7 +23,8 @@ int rank_of(ULONG type) {
 
 Cq::Cq(Adapter* adapter, ULONG depth, NDK_FN_CQ_NOTIFICATION_CALLBACK callback, void* context)
     : Object(adapter, NdkObjectTypeCq, adapter->tables().cq),
-      ring_(depth),
+      ring_(make_ring(depth)),
+      ring_size_(depth),
       callback_(callback),
       callback_context_(context) {
   notify_task_.run = &Cq::run_notification;
@@ -42,7 +43,8 @@ bool Cq::push(const NDK_RESULT_EX& result, bool solicited, std::atomic<uint64_t>
   std::lock_guard lock(lock_);
   if (failed_.load(std::memory_order_relaxed)) return false;
   uint64_t tail = tail_.load(std::memory_order_relaxed);
-  if (tail - head_ >= ring_.size()) {
+  if (tail - head_seen_ >= ring_size_) head_seen_ = head_.load(std::memory_order_acquire);
+  if (tail - head_seen_ >= ring_size_) {
     // Overrun (ndkpi.md 4.1.4): the CQ is dead and reports nothing more.
     failed_.store(true, std::memory_order_release);
     adapter()->counters().cq_errors.fetch_add(1, std::memory_order_relaxed);
@@ -54,8 +56,11 @@ bool Cq::push(const NDK_RESULT_EX& result, bool solicited, std::atomic<uint64_t>
     }
     return false;
   }
-  ring_[tail % ring_.size()] = Entry{result, reaped};
-  tail_.store(tail + 1, std::memory_order_release);
+  Entry& e = ring_[tail % ring_size_];
+  e.result = result;
+  e.reaped = reaped;
+  e.seq.store(tail + 1, std::memory_order_release);  // published: the consumer may take it
+  tail_.store(tail + 1, std::memory_order_relaxed);
   if (solicited) last_solicited_ = tail + 1;
   if (due_) {
     if (moderation_count_ != 0 && ++due_count_ >= moderation_count_) schedule_now_locked();
@@ -124,8 +129,9 @@ void Cq::arm(ULONG type) {
   if (failed_.load(std::memory_order_relaxed) || due_) return;
   arm_rank_ = std::max(arm_rank_, rank);
   uint64_t tail = tail_.load(std::memory_order_relaxed);
-  bool fresh_any = tail != head_ && tail > notified_at_;
-  bool fresh_solicited = last_solicited_ > head_ && last_solicited_ > notified_at_;
+  uint64_t head = head_.load(std::memory_order_relaxed);  // the caller is the consumer
+  bool fresh_any = tail != head && tail > notified_at_;
+  bool fresh_solicited = last_solicited_ > head && last_solicited_ > notified_at_;
   if (arm_rank_ == 2 ? fresh_any : (arm_rank_ == 1 && fresh_solicited)) notification_due_locked();
 }
 
@@ -154,34 +160,37 @@ void Cq::poll_sources() {
 template <class Out>
 ULONG Cq::drain(Out* results, ULONG capacity) {
   if (results == nullptr || capacity == 0) return 0;
-  if (tail_.load(std::memory_order_acquire) == head_) {
+  for (int pass = 0;; ++pass) {
+    ULONG n = 0;
+    {
+      std::lock_guard lock(consumer_lock_);
+      if (failed_.load(std::memory_order_acquire)) return 0;
+      uint64_t head = head_.load(std::memory_order_relaxed);
+      while (n < capacity) {
+        const Entry& e = ring_[head % ring_size_];
+        if (e.seq.load(std::memory_order_acquire) != head + 1) break;  // not published yet
+        if (e.reaped != nullptr) {
+          // Single writer per counter: the consumer of this CQ, serialized by the consumer.
+          e.reaped->store(e.reaped->load(std::memory_order_relaxed) + 1,
+                          std::memory_order_release);
+        }
+        if constexpr (sizeof(Out) == sizeof(NDK_RESULT_EX)) {
+          results[n] = e.result;
+        } else {
+          // NDK_RESULT is the first 0x18 bytes of NDK_RESULT_EX.
+          std::memcpy(&results[n], &e.result, sizeof(NDK_RESULT));
+        }
+        ++n;
+        ++head;
+      }
+      if (n != 0) head_.store(head, std::memory_order_release);
+    }
     // Empty. Busy polling: receive what waits on the CQ's connections from this thread (no
-    // wake-up of, and no hand-off from, the progress thread), then look again.
-    if (poll_source_count_.load(std::memory_order_relaxed) == 0) return 0;
+    // wake-up of, and no hand-off from, the progress thread), then look once more. Outside
+    // consumer_lock_: the receive path may release the last reference of a queue pair.
+    if (n != 0 || pass != 0 || poll_source_count_.load(std::memory_order_relaxed) == 0) return n;
     poll_sources();
-    if (tail_.load(std::memory_order_acquire) == head_) return 0;  // still empty: no lock
   }
-  std::lock_guard lock(lock_);
-  if (failed_.load(std::memory_order_relaxed)) return 0;
-  uint64_t tail = tail_.load(std::memory_order_relaxed);
-  ULONG n = 0;
-  while (head_ != tail && n < capacity) {
-    const Entry& e = ring_[head_ % ring_.size()];
-    const NDK_RESULT_EX& r = e.result;
-    if (e.reaped != nullptr) {
-      // Single writer per counter: the consumer of this CQ, serialized by the consumer.
-      e.reaped->store(e.reaped->load(std::memory_order_relaxed) + 1, std::memory_order_release);
-    }
-    if constexpr (sizeof(Out) == sizeof(NDK_RESULT_EX)) {
-      results[n] = r;
-    } else {
-      // NDK_RESULT is the first 0x18 bytes of NDK_RESULT_EX.
-      std::memcpy(&results[n], &r, sizeof(NDK_RESULT));
-    }
-    ++n;
-    ++head_;
-  }
-  return n;
 }
 
 ULONG Cq::poll(NDK_RESULT* results, ULONG capacity) { return drain(results, capacity); }
@@ -191,12 +200,24 @@ NTSTATUS Cq::resize(ULONG depth, NDK_FN_REQUEST_COMPLETION completion, void* con
   if (!adapter()->has_flag(NDK_ADAPTER_FLAG_CQ_RESIZE_SUPPORTED)) return STATUS_NOT_SUPPORTED;
   if (depth == 0 || depth > adapter()->info().MaxCqDepth) return STATUS_INVALID_PARAMETER;
   {
+    // Not serialized with polls by the consumer (ndkpi.md 4.1.1): consumer_lock_ keeps them out
+    // while the entries move; lock_ keeps the producers out.
+    std::lock_guard consumer(consumer_lock_);
     std::lock_guard lock(lock_);
     uint64_t tail = tail_.load(std::memory_order_relaxed);
-    if (tail - head_ > depth) return STATUS_INVALID_PARAMETER;
-    std::vector<Entry> ring(depth);
-    for (uint64_t i = head_; i != tail; ++i) ring[i % depth] = ring_[i % ring_.size()];
+    uint64_t head = head_.load(std::memory_order_relaxed);
+    if (tail - head > depth) return STATUS_INVALID_PARAMETER;
+    std::unique_ptr<Entry[]> ring = make_ring(depth);
+    for (uint64_t i = head; i != tail; ++i) {
+      Entry& from = ring_[i % ring_size_];
+      Entry& to = ring[i % depth];
+      to.result = from.result;
+      to.reaped = from.reaped;
+      to.seq.store(from.seq.load(std::memory_order_relaxed), std::memory_order_relaxed);
+    }
     ring_.swap(ring);
+    ring_size_ = depth;
+    head_seen_ = head;
   }
   return adapter()->finish_request(this, STATUS_SUCCESS, completion, context);
 }
@@ -205,7 +226,7 @@ NTSTATUS Cq::moderate(ULONG interval_us, ULONG count) {
   if (!adapter()->has_flag(NDK_ADAPTER_FLAG_CQ_INTERRUPT_MODERATION_SUPPORTED))
     return STATUS_NOT_SUPPORTED;
   std::lock_guard lock(lock_);
-  bool count_unbounded = count == MAXULONG || count > ring_.size();
+  bool count_unbounded = count == MAXULONG || count > ring_size_;
   if (interval_us == MAXULONG && count_unbounded) return STATUS_INVALID_PARAMETER_MIX;
   if (interval_us == 0 || count <= 1) {
     moderation_interval_us_ = moderation_count_ = 0;
@@ -219,10 +240,11 @@ NTSTATUS Cq::moderate(ULONG interval_us, ULONG count) {
 }
 
 void Cq::forget_counters(const std::atomic<uint64_t>* a, const std::atomic<uint64_t>* b) {
+  std::lock_guard consumer(consumer_lock_);
   std::lock_guard lock(lock_);
   uint64_t tail = tail_.load(std::memory_order_relaxed);
-  for (uint64_t i = head_; i != tail; ++i) {
-    Entry& e = ring_[i % ring_.size()];
+  for (uint64_t i = head_.load(std::memory_order_relaxed); i != tail; ++i) {
+    Entry& e = ring_[i % ring_size_];
     if (e.reaped == a || e.reaped == b) e.reaped = nullptr;
   }
 }

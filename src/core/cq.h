@@ -6,6 +6,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "core/adapter.h"
@@ -62,36 +63,53 @@ class Cq final : public Object {
   ULONG drain(Out* results, ULONG capacity);
 
   static constexpr int kDisarmed = -1;
-
   void poll_sources();
   static constexpr size_t kPollSourcesPerCall = 4;
 
-  util::SpinLock lock_;
-  // Poll sources: the list and the polls are under poll_lock_ (the consumer's empty polls and
-  // queue pairs joining or leaving); poll_source_count_ lets an empty poll skip the lock.
-  util::SpinLock poll_lock_;
-  std::vector<RxPollSource*> poll_sources_;
-  size_t poll_next_ = 0;
-  std::atomic<size_t> poll_source_count_{0};
-  struct Entry {
+  // The ring. An entry is published by its sequence word (position + 1, written last with
+  // release): the consumer reads entries, never the producers' tail, so in steady state a
+  // completion costs the consumer one cache line (the entry's).
+  struct alignas(64) Entry {
     NDK_RESULT_EX result;
     std::atomic<uint64_t>* reaped;
+    std::atomic<uint64_t> seq{0};
   };
-  std::vector<Entry> ring_;
-  uint64_t head_ = 0;               // consumer position (under lock_)
-  std::atomic<uint64_t> tail_{0};   // producer position (written under lock_)
+  static std::unique_ptr<Entry[]> make_ring(size_t depth) {
+    return std::unique_ptr<Entry[]>(new Entry[depth]());
+  }
+  // Read-mostly: replaced by resize (under both locks), failed_ set once.
+  std::unique_ptr<Entry[]> ring_;
+  size_t ring_size_;
+  std::atomic<bool> failed_{false};
+
+  // Consumer side: the serialized consumer's position. consumer_lock_ is taken by polls (one
+  // thread at a time, so it stays in that thread's cache) and by resize and forget_counters,
+  // which must not move or rewrite entries under a poll.
+  alignas(64) util::SpinLock consumer_lock_;
+  std::atomic<uint64_t> head_{0};
+
+  // Producer side, under lock_ (queue pairs on any thread, arming, notification).
+  alignas(64) util::SpinLock lock_;
+  std::atomic<uint64_t> tail_{0};   // written under lock_
+  uint64_t head_seen_ = 0;          // last head_ read by a producer (re-read when full)
   uint64_t last_solicited_ = 0;     // position+1 of the newest solicited entry
   uint64_t notified_at_ = 0;        // tail_ when the last callback was invoked
   int arm_rank_ = kDisarmed;        // 0 ERRORS < 1 SOLICITED < 2 ANY
   bool error_unreported_ = false;
   NTSTATUS error_status_ = STATUS_SUCCESS;
-  std::atomic<bool> failed_{false};
   // Moderation (0 = none).
   uint32_t moderation_interval_us_ = 0;
   uint32_t moderation_count_ = 0;
   bool due_ = false;               // satisfied, waiting for moderation to release it
   uint32_t due_count_ = 0;         // completions since the arm was satisfied
   uint64_t due_generation_ = 0;    // guards stale moderation timers
+
+  // Poll sources: the list and the polls are under poll_lock_ (the consumer's empty polls and
+  // queue pairs joining or leaving); poll_source_count_ lets an empty poll skip the lock.
+  alignas(64) util::SpinLock poll_lock_;
+  std::vector<RxPollSource*> poll_sources_;
+  size_t poll_next_ = 0;
+  std::atomic<size_t> poll_source_count_{0};
 
   NDK_FN_CQ_NOTIFICATION_CALLBACK callback_;
   void* callback_context_;

@@ -345,18 +345,24 @@ NTSTATUS Qp::post_receive(void* context, const NDK_SGE* sges, ULONG count) {
   for (ULONG i = 0; i < count; ++i) capacity += sges[i].Length;
   if (capacity > adapter()->info().MaxTransferLength) return STATUS_INVALID_PARAMETER;
   if (cq_dead()) return STATUS_CONNECTION_INVALID;
-  std::lock_guard lock(rx_lock_);
-  if (rq_tail_ - rq_reaped_.load(std::memory_order_acquire) >= receive_depth_)
+  // Single producer (the consumer serializes posts per queue, ndkpi.md 4.3): no lock. The
+  // slot is published by the release of rq_tail_; slots are reused only once reaped.
+  uint64_t tail = rq_tail_.load(std::memory_order_relaxed);
+  if (tail - rq_reaped_.load(std::memory_order_acquire) >= receive_depth_)
     return STATUS_INSUFFICIENT_RESOURCES;
-  ReceiveWr& wr = rq_[rq_tail_ % rq_.size()];
+  ReceiveWr& wr = rq_[tail % rq_.size()];
   wr.context = context;
   wr.sge_count = count;
   wr.capacity = capacity;
   std::copy(sges, sges + count, wr.sges);
-  ++rq_tail_;
+  rq_tail_.store(tail + 1, std::memory_order_seq_cst);
   // In the error state the receive is accepted and cancelled, after every older one
-  // (ndkpi.md 4.1.5): draining under rx_lock_ keeps the order against a concurrent flush.
-  if (rx_closed_.load(std::memory_order_relaxed)) drain_receives_locked();
+  // (ndkpi.md 4.1.5). Dekker with enter_error (rx_closed_ then rq_tail_, both seq_cst): a
+  // receive published as the queue closes is drained by one side or the other, under rx_lock_.
+  if (rx_closed_.load(std::memory_order_seq_cst)) {
+    std::lock_guard lock(rx_lock_);
+    drain_receives_locked();
+  }
   return STATUS_SUCCESS;
 }
 
@@ -802,8 +808,10 @@ void Qp::complete_receive(NTSTATUS status, uint64_t bytes, bool solicited, uint3
 
 bool Qp::take_receive() {
   if (srq_ != nullptr) return srq_->take(&rx_receive_, rx_sge_buffer_.data());
-  std::lock_guard lock(rx_lock_);
-  if (rx_closed_.load(std::memory_order_relaxed) || rq_head_ == rq_tail_) return false;
+  std::lock_guard lock(rx_lock_);  // against a concurrent flush only: local in steady state
+  if (rx_closed_.load(std::memory_order_relaxed) ||
+      rq_head_ == rq_tail_.load(std::memory_order_acquire))
+    return false;
   const ReceiveWr& wr = rq_[rq_head_ % rq_.size()];
   rx_receive_.context = wr.context;
   rx_receive_.sge_count = wr.sge_count;
@@ -1201,7 +1209,7 @@ void Qp::enter_error(NTSTATUS culprit_status, uint32_t provider_error, int culpr
   {
     // rx_closed_ stops the receive path; what it held is flushed here, in order.
     std::lock_guard lock(rx_lock_);
-    rx_closed_.store(true, std::memory_order_release);
+    rx_closed_.store(true, std::memory_order_seq_cst);
     drain_receives_locked();
   }
   kick_tx_later();
@@ -1219,7 +1227,7 @@ void Qp::drain_receives_locked() {
     push_receive(r, true);
   }
   r.Status = STATUS_CANCELLED;
-  while (rq_head_ != rq_tail_) {
+  while (rq_head_ != rq_tail_.load(std::memory_order_seq_cst)) {
     r.RequestContext = rq_[rq_head_ % rq_.size()].context;
     ++rq_head_;
     push_receive(r, true);

@@ -238,12 +238,16 @@ class Qp final : public Object, public transport::LinkSink, public Deferred, pub
   std::atomic<uint32_t> irq_head_{0}, irq_tail_{0};
   uint64_t irq_offset_ = 0;  // bytes of the front response already sent
 
-  // Receive queue (own; unused with an SRQ) and the receive path, under rx_lock_.
-  util::SpinLock rx_lock_;
+  // Receive queue (own; unused with an SRQ): slots [rq_head_, rq_tail_). The consumer's posts
+  // publish with rq_tail_ (single producer, no lock, its own cache line); the receive path
+  // and flushes take from rq_head_ under rx_lock_, which the posting thread never touches
+  // unless the queue is closed.
   std::vector<ReceiveWr> rq_;
   std::vector<NDK_SGE> rq_sge_storage_;
-  uint64_t rq_head_ = 0, rq_tail_ = 0;
-  std::atomic<uint64_t> rq_reaped_{0};  // written by the receive CQ's poller
+  alignas(64) std::atomic<uint64_t> rq_tail_{0};
+  std::atomic<uint64_t> rq_reaped_{0};  // written by the receive CQ's poller (the consumer)
+  alignas(64) util::SpinLock rx_lock_;
+  uint64_t rq_head_ = 0;
   std::atomic<bool> rx_closed_{false};  // written under rx_lock_
   // The message being received.
   enum class RxKind : uint8_t { None, Send, Write, ReadResponse, Discard };
