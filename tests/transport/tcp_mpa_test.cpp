@@ -3,6 +3,11 @@
 // markers refused, CRC errors terminate, IRD/RTR mismatches, segmentation at MULPDU, CRC off.
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <cstring>
+#include <thread>
+#include <vector>
+
 #include "connection_helpers.h"
 #include "raw_peer.h"
 
@@ -532,11 +537,119 @@ TEST(TcpMpa, polling_mode_moves_data) {
   EXPECT_EQ(0x44, ar.buffer.data()[(1 << 20) - 1]);
 }
 
+// consumer_rx=1 (the default) lets a consumer polling an empty CQ receive its connections'
+// FPDUs on its own thread; consumer_rx=0 leaves every receive to the progress thread. Both must
+// move the same data with the same completions; the first side polls, the other waits.
+TEST(TcpMpa, consumer_receive_on_and_off_move_the_same_data) {
+  for (const char* uri : {"tcp://127.0.0.1?consumer_rx=0", "tcp://127.0.0.1?consumer_rx=1"}) {
+    SCOPED_TRACE(uri);
+    Incoming incoming;
+    Node a(uri), p(uri);
+    ASSERT_TRUE(a.ok() && p.ok());
+    NDK_LISTENER* listener = make_listener(p, incoming);
+    ASSERT_NT(STATUS_SUCCESS, listen_on(listener, p.local()));
+    NDK_QP* aqp = a.qp();
+    NDK_QP* pqp = p.qp();
+    Region ar(a.pd, kRegionBytes, kRemoteFlags), pr(p.pd, kRegionBytes, kRemoteFlags);
+    Established e;
+    ASSERT_NO_FATAL_FAILURE(
+        establish(a, aqp, p, pqp, incoming, listener_address(listener), HandshakeSpec{}, &e));
+    // Ping-pong of sends of growing sizes, every payload distinct: each side's receive lands
+    // whole, in order, with its size.
+    for (uint32_t round = 0; round < 64; ++round) {
+      const ULONG bytes = 1 + round * 257;
+      ASSERT_NT(STATUS_SUCCESS, post_receive(pqp, pr, 0, kRegionBytes / 2, (void*)1));
+      for (ULONG i = 0; i < bytes; ++i)
+        ar.buffer.data()[kRegionBytes / 2 + i] = static_cast<unsigned char>(round * 7 + i);
+      ASSERT_NT(STATUS_SUCCESS, post_send(aqp, ar, kRegionBytes / 2, bytes, (void*)2));
+      NDK_RESULT_EX r{};
+      ASSERT_TRUE(a.cq.next(&r));
+      ASSERT_NT(STATUS_SUCCESS, r.Status);
+      EXPECT_EQ((void*)2, r.RequestContext);
+      ASSERT_TRUE(p.cq.next(&r));
+      ASSERT_NT(STATUS_SUCCESS, r.Status);
+      EXPECT_EQ((void*)1, r.RequestContext);
+      ASSERT_EQ(bytes, r.BytesTransferred);
+      ASSERT_EQ(0, std::memcmp(pr.buffer.data(), ar.buffer.data() + kRegionBytes / 2, bytes))
+          << "round " << round;
+    }
+    // A write then a read back of what it wrote (the read response follows the write).
+    std::memset(ar.buffer.data(), 0x5A, 4096);
+    NDK_SGE out = ar.sge(0, 4096);
+    ASSERT_NT(STATUS_SUCCESS, aqp->Dispatch->NdkWrite(aqp, (void*)3, &out, 1, pr.address(8192),
+                                                      pr.remote_token(), 0));
+    NDK_SGE back = ar.sge(16384, 4096);
+    ASSERT_NT(STATUS_SUCCESS, aqp->Dispatch->NdkRead(aqp, (void*)4, &back, 1, pr.address(8192),
+                                                     pr.remote_token(), 0));
+    std::vector<NDK_RESULT_EX> done;
+    ASSERT_TRUE(a.cq.collect(&done, 2));
+    for (const auto& c : done) EXPECT_NT(STATUS_SUCCESS, c.Status);
+    EXPECT_EQ(0, std::memcmp(ar.buffer.data(), ar.buffer.data() + 16384, 4096));
+  }
+}
+
+// A queue pair closes while another thread keeps polling the CQ it completes into (allowed:
+// different objects). With consumer_rx the poll may be inside the QP's link at that moment;
+// the close must wait for it, and every receive completes exactly once (success or flush).
+TEST(TcpMpa, a_queue_pair_closes_while_another_thread_polls_its_cq) {
+  for (int attempt = 0; attempt < 5; ++attempt) {
+    SCOPED_TRACE(attempt);
+    Incoming incoming;
+    Node a(kUri), p(kUri);
+    ASSERT_TRUE(a.ok() && p.ok());
+    NDK_LISTENER* listener = make_listener(p, incoming);
+    ASSERT_NT(STATUS_SUCCESS, listen_on(listener, p.local()));
+    NDK_QP* aqp = a.qp();
+    NDK_QP* pqp = p.qp();
+    Region ar(a.pd, kRegionBytes, kRemoteFlags), pr(p.pd, kRegionBytes, kRemoteFlags);
+    constexpr int kSends = 32, kSpare = 8;
+    for (int i = 0; i < kSends + kSpare; ++i)
+      ASSERT_NT(STATUS_SUCCESS, post_receive(pqp, pr, 0, 1024, (void*)(uintptr_t)(100 + i)));
+    Established e;
+    ASSERT_NO_FATAL_FAILURE(
+        establish(a, aqp, p, pqp, incoming, listener_address(listener), HandshakeSpec{}, &e));
+    std::atomic<bool> stop{false};
+    std::atomic<int> ok{0}, flushed{0}, other{0};
+    std::vector<int> seen(kSends + kSpare, 0);
+    std::thread poller([&] {
+      NDK_RESULT_EX r[8];
+      while (!stop.load()) {
+        ULONG n = p.cq.poll(r, 8);
+        for (ULONG i = 0; i < n; ++i) {
+          uintptr_t context = reinterpret_cast<uintptr_t>(r[i].RequestContext);
+          if (context >= 100 && context < 100 + kSends + kSpare) ++seen[context - 100];
+          if (r[i].Status == STATUS_SUCCESS) {
+            ++ok;
+          } else if (r[i].Status == STATUS_CANCELLED) {
+            ++flushed;
+          } else {
+            ++other;
+          }
+        }
+      }
+    });
+    for (int i = 0; i < kSends; ++i)
+      ASSERT_NT(STATUS_SUCCESS, post_send(aqp, ar, 0, 64, (void*)(uintptr_t)(200 + i)));
+    std::vector<NDK_RESULT_EX> sent;
+    ASSERT_TRUE(a.cq.collect(&sent, kSends));
+    // Some receives may still be on their way: the close races with the poller's receives.
+    p.close(e.passive);
+    p.close(pqp);
+    ASSERT_TRUE(wait_until([&] { return ok.load() + flushed.load() + other.load() >= kSends + kSpare; }));
+    stop = true;
+    poller.join();
+    EXPECT_EQ(0, other.load());
+    for (int i = 0; i < kSends + kSpare; ++i) EXPECT_EQ(1, seen[i]) << "receive " << i;
+    a.close(e.active);
+  }
+}
+
 TEST(TcpMpa, uri_options_are_validated) {
   NDK_ADAPTER* a = nullptr;
   EXPECT_NT(STATUS_INVALID_PARAMETER, SoftNdkOpenAdapter("tcp://127.0.0.1?crc=2", &a));
   EXPECT_NT(STATUS_INVALID_PARAMETER, SoftNdkOpenAdapter("tcp://127.0.0.1?mpa_rev=3", &a));
   EXPECT_NT(STATUS_INVALID_PARAMETER, SoftNdkOpenAdapter("tcp://127.0.0.1?mss=10", &a));
+  EXPECT_NT(STATUS_INVALID_PARAMETER, SoftNdkOpenAdapter("tcp://127.0.0.1?consumer_rx=2", &a));
   EXPECT_NT(STATUS_INVALID_PARAMETER, SoftNdkOpenAdapter("tcp://0.0.0.0", &a));
   EXPECT_NT(STATUS_INVALID_PARAMETER, SoftNdkOpenAdapter("tcp://nonsense", &a));
   ASSERT_NT(STATUS_SUCCESS, SoftNdkOpenAdapter("tcp://[::1]?poll=1&crc=0&mpa_rev=1", &a));
