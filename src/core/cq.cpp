@@ -119,6 +119,11 @@ void Cq::run_notification(Task* task) {
 void Cq::arm(ULONG type) {
   int rank = rank_of(type);
   if (rank < 0) return;  // not a notification type: nothing to arm
+  if (poll_source_count_.load(std::memory_order_relaxed) != 0) {
+    // A consumer that waits no longer polls: the links' own progress must deliver again.
+    std::lock_guard lock(poll_lock_);
+    for (RxPollSource* source : poll_sources_) source->poll_rx_stop();
+  }
   std::lock_guard lock(lock_);
   if (error_unreported_) {
     // A CQ error that happened while disarmed is reported at the next arm (ndkpi.md 4.1.2).

@@ -21,6 +21,8 @@ namespace softndk::core {
 class RxPollSource {
  public:
   virtual void poll_rx() = 0;
+  // The consumer arms the CQ to wait for a notification: stop relying on its polls.
+  virtual void poll_rx_stop() = 0;
 
  protected:
   ~RxPollSource() = default;

@@ -1158,6 +1158,11 @@ void Qp::poll_rx() {
   if (c != nullptr) c->link()->poll_receive();
 }
 
+void Qp::poll_rx_stop() {
+  transport::Connection* c = connection();
+  if (c != nullptr) c->link()->stop_poll_receive();
+}
+
 void Qp::connection_gone(bool error) {
   if (!counted_active_.exchange(false)) return;
   adapter()->counters().active.fetch_sub(1, std::memory_order_relaxed);

@@ -118,6 +118,7 @@ class Qp final : public Object, public transport::LinkSink, public Deferred, pub
 
   // RxPollSource: a consumer polls one of our CQs and found it empty.
   void poll_rx() override;
+  void poll_rx_stop() override;
 
  private:
   enum class State : uint8_t { Idle, Connecting, Connected, Disconnecting, PeerClosed, Error };

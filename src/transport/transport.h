@@ -146,6 +146,9 @@ class Link {
   // stays responsible for everything a consumer does not poll for.
   virtual bool supports_poll_receive() const { return false; }
   virtual bool poll_receive() { return false; }
+  // The consumer stops polling (it arms its CQ to wait): the link's own progress takes over
+  // at once.
+  virtual void stop_poll_receive() {}
 };
 
 // ---------------------------------------------------------------------------------------------

@@ -644,6 +644,52 @@ TEST(TcpMpa, a_queue_pair_closes_while_another_thread_polls_its_cq) {
   }
 }
 
+// A consumer that polled hard owns its socket's receive (the progress thread stops watching
+// it). When it stops polling without arming, the progress thread must take over again: the
+// peer's RDMA Read is still answered and its send still lands. When it arms its CQ instead,
+// the notification must come.
+TEST(TcpMpa, the_progress_thread_takes_over_when_the_consumer_stops_polling) {
+  Incoming incoming;
+  Node a(kUri), p(kUri);
+  ASSERT_TRUE(a.ok() && p.ok());
+  NDK_LISTENER* listener = make_listener(p, incoming);
+  ASSERT_NT(STATUS_SUCCESS, listen_on(listener, p.local()));
+  NDK_QP* aqp = a.qp();
+  NDK_QP* pqp = p.qp();
+  Region ar(a.pd, kRegionBytes, kRemoteFlags), pr(p.pd, kRegionBytes, kRemoteFlags, 0x3C);
+  Established e;
+  ASSERT_NO_FATAL_FAILURE(
+      establish(a, aqp, p, pqp, incoming, listener_address(listener), HandshakeSpec{}, &e));
+  auto poll_hard = [&](std::chrono::milliseconds how_long) {
+    NDK_RESULT_EX r{};
+    auto end = std::chrono::steady_clock::now() + how_long;
+    ULONG got = 0;
+    while (std::chrono::steady_clock::now() < end) got += p.cq.poll(&r, 1);
+    EXPECT_EQ(0u, got) << "nothing was expected on p's CQ yet";
+  };
+  // 1. p polls hard (takes the receive), then stops without arming: a's Read of p's memory
+  //    needs p's side to receive the Read Request and answer it.
+  poll_hard(std::chrono::milliseconds(30));
+  NDK_SGE sink = ar.sge(0, 4096);
+  ASSERT_NT(STATUS_SUCCESS,
+            aqp->Dispatch->NdkRead(aqp, (void*)1, &sink, 1, pr.address(0), pr.remote_token(), 0));
+  NDK_RESULT_EX r{};
+  ASSERT_TRUE(a.cq.next(&r)) << "the Read was not answered once p stopped polling";
+  ASSERT_NT(STATUS_SUCCESS, r.Status);
+  EXPECT_EQ(0x3C, ar.buffer.data()[4095]);
+  // 2. p polls hard again, then arms its CQ and waits: a's send must produce the notification.
+  ASSERT_NT(STATUS_SUCCESS, post_receive(pqp, pr, 8192, 1024, (void*)2));
+  poll_hard(std::chrono::milliseconds(30));
+  int before = p.cq.notifications.load();
+  p.cq.cq->Dispatch->NdkArmCq(p.cq.cq, NDK_CQ_NOTIFY_ANY);
+  ASSERT_NT(STATUS_SUCCESS, post_send(aqp, ar, 0, 100, (void*)3));
+  EXPECT_TRUE(wait_until([&] { return p.cq.notifications.load() > before; }))
+      << "no notification for a receive that arrived after the arm";
+  ASSERT_TRUE(p.cq.next(&r));
+  ASSERT_NT(STATUS_SUCCESS, r.Status);
+  EXPECT_EQ(100u, r.BytesTransferred);
+}
+
 TEST(TcpMpa, uri_options_are_validated) {
   NDK_ADAPTER* a = nullptr;
   EXPECT_NT(STATUS_INVALID_PARAMETER, SoftNdkOpenAdapter("tcp://127.0.0.1?crc=2", &a));

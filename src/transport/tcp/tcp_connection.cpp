@@ -207,6 +207,8 @@ void TcpConnection::update_interest_locked() {
       events = EPOLLIN;
       break;
   }
+  if (consumer_owned_ && phase_ == Phase::Established)
+    events = (events & ~static_cast<uint32_t>(EPOLLIN)) | EPOLLRDHUP;  // the consumer reads
   if (peer_fin_) events &= ~static_cast<uint32_t>(EPOLLIN | EPOLLRDHUP);
   if (phase_ != Phase::Connecting && !tx_queue_.empty() &&
       !(tx_hold_ && tx_queue_.front().core_payload))
@@ -256,6 +258,10 @@ void TcpConnection::on_io(uint32_t events) {
 }
 
 void TcpConnection::on_timer(uint32_t tag) {
+  if (tag == kPollWatchdog) {
+    poll_watchdog();
+    return;
+  }
   Phase phase;
   {
     std::lock_guard lock(mutex_);
@@ -1045,6 +1051,10 @@ void TcpConnection::close_now(bool abortive) {
   if (fd_ < 0) return;
   context_->engine->cancel_timer(timer_id_);
   timer_id_ = 0;
+  context_->engine->cancel_timer(watchdog_id_);
+  watchdog_id_ = 0;
+  consumer_owned_ = false;
+  consumer_owned_hint_.store(false, std::memory_order_relaxed);
   context_->engine->remove(fd_, this);
   if (abortive) set_abortive(fd_);
   ::close(fd_);
@@ -1106,7 +1116,50 @@ bool TcpConnection::poll_receive() {
     }
   }
   rx_pollers_.fetch_sub(1, std::memory_order_release);
+  if (ran) {
+    uint32_t polls = consumer_polls_.fetch_add(1, std::memory_order_relaxed) + 1;
+    if (polls % kPollsBeforeOwnership == 0 && !consumer_owned_hint_.load(std::memory_order_relaxed))
+      take_poll_ownership();
+  }
   return ran;
+}
+
+void TcpConnection::take_poll_ownership() {
+  std::lock_guard lock(mutex_);
+  if (consumer_owned_ || fd_ < 0 || phase_ != Phase::Established) return;
+  consumer_owned_ = true;
+  consumer_owned_hint_.store(true, std::memory_order_relaxed);
+  polls_seen_ = consumer_polls_.load(std::memory_order_relaxed);
+  update_interest_locked();
+  watchdog_id_ = context_->engine->arm_timer(kPollWatchdogMs, weak_from_this(), kPollWatchdog);
+}
+
+void TcpConnection::give_back_locked() {
+  if (!consumer_owned_) return;
+  consumer_owned_ = false;
+  consumer_owned_hint_.store(false, std::memory_order_relaxed);
+  context_->engine->cancel_timer(watchdog_id_);
+  watchdog_id_ = 0;
+  update_interest_locked();  // EPOLLIN again: level-triggered, so waiting bytes wake it now
+}
+
+void TcpConnection::stop_poll_receive() {
+  if (!consumer_owned_hint_.load(std::memory_order_relaxed)) return;
+  std::lock_guard lock(mutex_);
+  give_back_locked();
+}
+
+void TcpConnection::poll_watchdog() {
+  std::lock_guard lock(mutex_);
+  if (!consumer_owned_) return;
+  watchdog_id_ = 0;
+  uint32_t polls = consumer_polls_.load(std::memory_order_relaxed);
+  if (fd_ >= 0 && phase_ == Phase::Established && polls - polls_seen_ >= kPollsToKeepOwnership) {
+    polls_seen_ = polls;  // still polling hard: keep it for another period
+    watchdog_id_ = context_->engine->arm_timer(kPollWatchdogMs, weak_from_this(), kPollWatchdog);
+    return;
+  }
+  give_back_locked();
 }
 
 void TcpConnection::receive() {

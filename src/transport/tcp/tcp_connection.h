@@ -71,6 +71,7 @@ class TcpConnection final : public Connection,
   void abort() override;
   bool supports_poll_receive() const override;
   bool poll_receive() override;
+  void stop_poll_receive() override;
 
   // IoHandler
   void on_io(uint32_t events) override;
@@ -91,7 +92,7 @@ class TcpConnection final : public Connection,
     Closed,
   };
   enum class Rtr : uint8_t { None, Write, Read, Send };
-  enum TimerTag : uint32_t { kSetupTimer = 1, kDrainTimer = 2 };
+  enum TimerTag : uint32_t { kSetupTimer = 1, kDrainTimer = 2, kPollWatchdog = 3 };
 
   // One frame waiting for the socket: an FPDU (length + ULPDU header | payload | pad + CRC) or a
   // whole MPA frame. Core payload is referenced, everything else is owned.
@@ -210,6 +211,20 @@ class TcpConnection final : public Connection,
   std::atomic<bool> rx_pollable_{false};
   std::atomic<uint32_t> rx_pollers_{0};
   void set_pollable(bool on);
+  // Busy-poll ownership: while a consumer keeps polling, the progress thread stops watching
+  // EPOLLIN (no wake-up and no contention per FPDU; FIN, RST and errors still reach it). A
+  // watchdog on the progress thread gives the socket back when the polls stop or slow down.
+  static constexpr uint64_t kPollWatchdogMs = 1;
+  static constexpr uint32_t kPollsToKeepOwnership = 32;  // per watchdog period
+  static constexpr uint32_t kPollsBeforeOwnership = 64;
+  std::atomic<uint32_t> consumer_polls_{0};
+  std::atomic<bool> consumer_owned_hint_{false};  // = consumer_owned_, read without mutex_
+  bool consumer_owned_ = false;                   // under mutex_
+  uint32_t polls_seen_ = 0;                       // under mutex_
+  uint64_t watchdog_id_ = 0;                      // under mutex_
+  void take_poll_ownership();
+  void give_back_locked();
+  void poll_watchdog();
   std::atomic<std::thread::id> delivering_{};
   LinkSink* rx_sink_ = nullptr;
   bool rx_closed_ = false;
