@@ -73,7 +73,7 @@ std::string label_of(const TestSpec& spec) {
 // A stream reads the clock once per batch of posts and once per batch of completions, not for
 // every post and every completion: a signaled request takes the time of the last clock read if
 // fewer than kPostsPerClockRead requests went out since (else it reads the clock), and a
-// completion the time at which the poll that returned it returned (Session::completion_time()).
+// completion the time at which its batch was first handled (Session::completion_time()).
 // A latency sample is thus at least the request's own post-to-completion time, and more by at
 // most the posting of the (< kPostsPerClockRead) requests posted between the clock read and it.
 constexpr uint64_t kPostsPerClockRead = 16;
@@ -233,11 +233,11 @@ Measurement run_ping_pong(Client& client, const TestSpec& spec, Progress& progre
   Session::Handler handler = [&](const NDK_RESULT_EX& r) {
     const ContextParts c = split_context(r.RequestContext);
     if (c.tag == Tag::Receive) {
-      reply_time = Clock::now();
+      reply_time = s.completion_time();
       s.post_receive(c.link, c.slot);
       replied = true;
     } else if (c.tag == tag || c.tag == Tag::Send) {
-      initiator_time = Clock::now();
+      initiator_time = s.completion_time();
       ++initiator_done;
     } else {
       throw Error(std::string("unexpected ") + tag_name(c.tag) + " completion");
@@ -251,6 +251,7 @@ Measurement run_ping_pong(Client& client, const TestSpec& spec, Progress& progre
     initiator_done = 0;
     replied = false;
     const auto start = Clock::now();
+    const auto deadline = start + wait_timeout();
     NTSTATUS status = post_op(spec.op, qp, make_context(tag, link, 0), sges, sge_count,
                               client.peer(), inline_flag);
     if (status != STATUS_SUCCESS) s.post_failed(function_of(spec.op), status);
@@ -259,7 +260,7 @@ Measurement run_ping_pong(Client& client, const TestSpec& spec, Progress& progre
       if (status != STATUS_SUCCESS) s.post_failed("NdkSend", status);
     }
     while (initiator_done < initiator_requests || (!is_read && !replied))
-      if (!s.progress(handler, deadline_from_now())) stalled(spec);
+      if (!s.progress(handler, deadline)) stalled(spec);
     const uint64_t round_trip = nanoseconds((is_read ? initiator_time : reply_time) - start);
     latency.record(is_read ? round_trip : round_trip / 2);
     ++done;

@@ -329,7 +329,7 @@ bool Session::progress_within(const Handler& handler, Clock::duration timeout) {
 }
 
 void Session::dispatch(const NDK_RESULT_EX* results, ULONG n, const Handler& handler) {
-  completion_time_ = Clock::now();
+  completion_time_valid_ = false;
   for (ULONG i = 0; i < n; ++i) {
     const NDK_RESULT_EX& r = results[i];
     if (r.Status != STATUS_SUCCESS) {

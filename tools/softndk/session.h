@@ -147,7 +147,15 @@ class Session {
   bool progress_within(const Handler& handler, Clock::duration timeout);
   // When the NdkGetCqResultsEx call that returned the completions being handled returned: one
   // clock read per batch of completions, for handlers that time them.
-  Clock::time_point completion_time() const { return completion_time_; }
+  // When the poll that returned the completions being dispatched returned: read from the clock
+  // on the first call per dispatch (a handler that does not ask costs no clock read).
+  Clock::time_point completion_time() {
+    if (!completion_time_valid_) {
+      completion_time_ = Clock::now();
+      completion_time_valid_ = true;
+    }
+    return completion_time_;
+  }
   // How the session's CQ waits from now on (the server sleeps through tests in which it has
   // nothing to do); see Cq::set_notifications.
   void set_notifications(bool notifications) { cq_.set_notifications(notifications); }
@@ -193,6 +201,7 @@ class Session {
   std::deque<ControlMessage> inbox_;
   bool expect_disconnect_ = false;
   Clock::time_point completion_time_{};
+  bool completion_time_valid_ = false;
   // Links last: their connectors and QPs close before the memory, PD and CQ.
   Link control_{0xFFFF};
   std::vector<std::unique_ptr<Link>> links_;
