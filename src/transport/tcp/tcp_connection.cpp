@@ -1022,6 +1022,12 @@ void TcpConnection::stop_rx() {
 
 void TcpConnection::abort() {
   stop_rx();
+  // No consumer poll may be inside recv() when the socket is reset below.
+  set_pollable(false);
+  {
+    const uint32_t self = t_polling == this ? 1 : 0;
+    while (rx_pollers_.load(std::memory_order_acquire) > self) util::cpu_relax();
+  }
   bool notify = false;
   {
     std::lock_guard lock(mutex_);
@@ -1245,6 +1251,13 @@ void TcpConnection::receive_locked(std::unique_lock<std::mutex>& rx, bool polled
         rx_sink_ != nullptr && !rx_closed_) {
       rx_in_segment_ = false;
       rx_sink_->rx_end(false);  // CRC failed or the link broke mid-segment
+    }
+    if (outcome == RxOutcome::PeerFin || outcome == RxOutcome::Lost ||
+        outcome == RxOutcome::Malformed || outcome == RxOutcome::PeerTerminate) {
+      // The input ends here, before rx_mutex_ is released: another thread's receive (the
+      // progress thread after a consumer's poll, or the reverse) only drains from now on, so
+      // the FIN behind a Terminate cannot be reported as a graceful close ahead of it.
+      rx_closed_ = true;
     }
     post_established = rx_post_established_;
     rx_post_established_ = false;
@@ -1563,7 +1576,7 @@ void TcpConnection::handle_peer_terminate() {
   {
     std::lock_guard lock(mutex_);
     terminate_sent_ = true;  // a received Terminate is never answered with one
-    enter_draining_locked(true);
+    if (fd_ >= 0 && phase_ != Phase::Closed) enter_draining_locked(true);
   }
   if (phase == Phase::AwaitRtr) {
     post_events([](ConnectionEvents& e) { e.on_setup_aborted(STATUS_CONNECTION_ABORTED); });
