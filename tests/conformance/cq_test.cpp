@@ -9,15 +9,9 @@
 
 #include "adapter_cq_helpers.h"
 #include "ndk_test.h"
+#include "transport_helpers.h"
 
 namespace {
-
-// Waits (bounded) until an RDMA-placed byte shows up. Over iWARP a write gives the target no
-// completion, so the byte is read while the transport may still be writing it: a deliberate,
-// unsynchronized poll (tests/transport/tsan-polling.supp names this function).
-bool byte_lands(const volatile unsigned char* byte, unsigned char value) {
-  return ndktest::wait_until([&] { return *byte == value; });
-}
 using namespace ndktest;
 using namespace ndktest::acq;
 
@@ -30,12 +24,17 @@ constexpr size_t kSlot = 64;  // bytes per write / receive slot
 //   (write(i) moves slot i of `src` to slot i of `dst` on the passive side);
 // - Side::Passive: the passive QP's CQ; completions come from receives of the active side's
 //   sends (`receives` receives of kSlot bytes pre-posted with contexts 1..receives).
+// Placement at the passive side is checked after a fence (transport_helpers.h) that leaves no
+// entry in the instrumented CQ: with Side::Active a silent Send into a receive of the passive
+// QP (whose CQ is the pair's own), with Side::Passive a Read on the active QP (likewise).
 enum class Side { Active, Passive };
 
 struct Rig {
   NotifyCq ncq;  // declared first: closed last, after the pair
   std::unique_ptr<QpPair> pair;
-  std::unique_ptr<Region> src, dst, rx, tx;
+  std::unique_ptr<Region> src, dst, rx, tx, fence_sink;
+  std::unique_ptr<FenceSource> fence_source;
+  size_t fences = 0;
   Side side = Side::Active;
 
   bool setup(const std::string& uri, Side s, ULONG cq_depth, int receives = 0,
@@ -59,10 +58,14 @@ struct Rig {
     src = std::make_unique<Region>(pair->active.pd, 256 * kSlot, NDK_MR_FLAG_ALLOW_LOCAL_WRITE);
     tx = std::make_unique<Region>(pair->active.pd, kSlot, NDK_MR_FLAG_ALLOW_LOCAL_WRITE, 0x77);
     dst = std::make_unique<Region>(pair->passive.pd, 256 * kSlot, NDK_MR_FLAG_ALLOW_REMOTE_WRITE);
+    fence_source = std::make_unique<FenceSource>(pair->passive.pd);
+    fence_sink = std::make_unique<Region>(
+        pair->active.pd, kSlot, NDK_MR_FLAG_ALLOW_LOCAL_WRITE | NDK_MR_FLAG_RDMA_READ_SINK);
     for (size_t i = 0; i < 256; ++i)
       std::memset(src->buffer.data() + i * kSlot, static_cast<int>(marker(i)), kSlot);
     return src->status == STATUS_SUCCESS && dst->status == STATUS_SUCCESS &&
-           tx->status == STATUS_SUCCESS && rx != nullptr && rx->status == STATUS_SUCCESS;
+           tx->status == STATUS_SUCCESS && fence_source->status == STATUS_SUCCESS &&
+           fence_sink->status == STATUS_SUCCESS && rx != nullptr && rx->status == STATUS_SUCCESS;
   }
   static unsigned char marker(size_t i) { return static_cast<unsigned char>(i % 255 + 1); }
 
@@ -70,19 +73,40 @@ struct Rig {
   NTSTATUS write(size_t i, ULONG flags = 0) {
     return post_write(pair->active.qp, *src, i * kSlot, kSlot, *dst, i * kSlot, ctx(i + 1), flags);
   }
-  // The data of write(i) has been placed at the passive side.
-  bool landed(size_t i) {
-    return byte_lands(&dst->buffer.data()[i * kSlot + kSlot - 1], marker(i));
+  // The data of write(i) is at the passive side (check after a fence).
+  bool landed(size_t i) { return dst->buffer.data()[i * kSlot + kSlot - 1] == marker(i); }
+  // Side::Active: orders the writes posted so far before the checks of `dst` with a silent
+  // zero-length Send into a receive posted here on the passive QP (no receive of its own is
+  // outstanding there), whose completion goes to the pair's passive CQ: nothing reaches the
+  // instrumented CQ.
+  ::testing::AssertionResult fence_writes() {
+    if (side != Side::Active) return ::testing::AssertionFailure() << "fence_writes: Side::Active";
+    size_t slot = fences++ % 256;
+    return send_fence(pair->active.qp, tx->sge(0, 0), pair->passive.qp, rx->sge(slot * kSlot, kSlot),
+                      pair->passive.cq);
   }
-  // Posts writes [from, to) and waits until their data landed; then gives the (local) write
-  // completions time to reach the CQ.
+  // Side::Passive: orders the sends posted so far (their placement and receive completions at
+  // the passive side) before what the test does next, with a Read on the active QP of
+  // fence_source into fence_sink. Completions of the active QP ahead of it (the sends') are
+  // dropped.
+  ::testing::AssertionResult fence_sends() {
+    if (side != Side::Passive) return ::testing::AssertionFailure() << "fence_sends: Side::Passive";
+    std::vector<NDK_RESULT_EX> earlier;
+    return read_fence(pair->active.qp, pair->active.cq, fence_sink->sge(0, 1), *fence_source,
+                      &earlier);
+  }
+  // Posts writes [from, to), fences them and checks that their data landed; then gives the
+  // (local) write completions time to reach the CQ.
   bool write_and_settle(size_t from, size_t to) {
     for (size_t i = from; i < to; ++i) {
       NTSTATUS s = write(i);
       if (s != STATUS_SUCCESS) return ADD_FAILURE() << "write " << i << ": " << status_name(s), false;
     }
+    ::testing::AssertionResult fenced = fence_writes();
+    if (!fenced) return ADD_FAILURE() << "fence after writes [" << from << ", " << to << "): "
+                                      << fenced.message(), false;
     for (size_t i = from; i < to; ++i) {
-      if (!landed(i)) return ADD_FAILURE() << "write " << i << " never landed", false;
+      if (!landed(i)) return ADD_FAILURE() << "write " << i << " was not placed", false;
     }
     quiet(std::chrono::milliseconds(50));
     return true;
@@ -103,6 +127,8 @@ struct Rig {
     dst.reset();
     rx.reset();
     tx.reset();
+    fence_source.reset();
+    fence_sink.reset();
     if (pair != nullptr) {
       EXPECT_TRUE(pair->teardown());
     }
@@ -221,7 +247,9 @@ TEST_P(CqTest, solicited_arm_fires_on_solicited_receive_present_at_arm_time) {
   Rig rig;
   ASSERT_TRUE(rig.setup(GetParam(), Side::Passive, 64, 4));
   ASSERT_NT(STATUS_SUCCESS, rig.send(1, NDK_OP_FLAG_SEND_AND_SOLICIT_EVENT));
-  ASSERT_TRUE(byte_lands(&rig.rx->buffer.data()[15], 0x77));
+  // The solicited receive is complete (placed, its entry in the CQ) before the arm.
+  ASSERT_TRUE(rig.fence_sends());
+  ASSERT_EQ(0x77, rig.rx->buffer.data()[15]) << "the send's data was not placed";
   quiet(std::chrono::milliseconds(50));
   rig.ncq.arm(NDK_CQ_NOTIFY_SOLICITED);
   EXPECT_EQ(0, rig.ncq.inside_arm.load());

@@ -174,7 +174,8 @@ TEST_P(MemoryModel, register_mr_over_contiguous_chain_of_several_mdls_maps_every
   NDK_SGE sge = mp.active_buf->sge(0, 9000);
   EXPECT_TRUE(completed_with(rdma_write(mp.pair.active, &sge, 1, base, mr.remote_token(), ctx(1)),
                              STATUS_SUCCESS, NdkOperationTypeWrite, ctx(1)));
-  EXPECT_EQ(9000u, placed_pattern_mismatch(*mp.pair.active.adapter, target.data() + 100, 9000, 1));
+  ASSERT_TRUE(mp.fence_writes());
+  EXPECT_EQ(9000u, pattern_mismatch(target.data() + 100, 9000, 1));
   EXPECT_EQ(100u, first_mismatch(target.data(), 100, 0xEE));
   EXPECT_EQ(3 * 4096u - 9100, first_mismatch(target.data() + 9100, 3 * 4096 - 9100, 0xEE));
 
@@ -230,7 +231,8 @@ TEST_P(MemoryModel, reregister_after_deregister_issues_new_token_and_old_token_f
   NDK_SGE sge = mp.active_buf->sge(0, 64);
   ASSERT_TRUE(completed_with(rdma_write(mp.pair.active, &sge, 1, base, old_token, ctx(1)),
                              STATUS_SUCCESS, NdkOperationTypeWrite, ctx(1)));
-  EXPECT_EQ(64u, placed_mismatch(*mp.pair.active.adapter, target.data(), 64, 0xA1));
+  ASSERT_TRUE(mp.fence_writes());
+  EXPECT_EQ(64u, first_mismatch(target.data(), 64, 0xA1));
 
   ASSERT_NT(STATUS_SUCCESS, mr.deregister());
   ASSERT_NT(STATUS_SUCCESS, mr.register_mdl(target.mdl(), 4096, kRemoteRw));
@@ -241,7 +243,8 @@ TEST_P(MemoryModel, reregister_after_deregister_issues_new_token_and_old_token_f
   std::memset(mp.active_buf->buffer.data(), 0xB2, 64);
   ASSERT_TRUE(completed_with(rdma_write(mp.pair.active, &sge, 1, base + 64, new_token, ctx(2)),
                              STATUS_SUCCESS, NdkOperationTypeWrite, ctx(2)));
-  EXPECT_EQ(64u, placed_mismatch(*mp.pair.active.adapter, target.data() + 64, 64, 0xB2));
+  ASSERT_TRUE(mp.fence_writes());
+  EXPECT_EQ(64u, first_mismatch(target.data() + 64, 64, 0xB2));
 
   // The stale token of the first registration is refused and breaks the connection (ndkpi.md
   // 4.9; on iWARP the write may have completed before the refusal came, iwarp.md 3.7 rule 5).
@@ -267,7 +270,8 @@ void check_revocation(MemPair& mp, bool by_close) {
   NDK_SGE sge = mp.active_buf->sge(0, 32);
   ASSERT_TRUE(completed_with(rdma_write(mp.pair.active, &sge, 1, base, token, ctx(1)),
                              STATUS_SUCCESS, NdkOperationTypeWrite, ctx(1)));
-  EXPECT_EQ(32u, placed_mismatch(*mp.pair.active.adapter, target.data(), 32, 0xA1));
+  ASSERT_TRUE(mp.fence_writes());
+  EXPECT_EQ(32u, first_mismatch(target.data(), 32, 0xA1));
   if (by_close) {
     ASSERT_TRUE(mr.close());
   } else {
@@ -490,7 +494,8 @@ TEST_P(MemoryModel, fast_register_maps_lam_pages_for_remote_write_and_read) {
   NDK_SGE sge = mp.active_buf->sge(0, 10000);
   ASSERT_TRUE(completed_with(rdma_write(mp.pair.active, &sge, 1, base + 1000, token, ctx(1)),
                              STATUS_SUCCESS, NdkOperationTypeWrite, ctx(1)));
-  EXPECT_EQ(10000u, placed_pattern_mismatch(*mp.pair.active.adapter, fr.host(1000), 10000, 5));
+  ASSERT_TRUE(mp.fence_writes());
+  EXPECT_EQ(10000u, pattern_mismatch(fr.host(1000), 10000, 5));
   EXPECT_EQ(300u + 1000, first_mismatch(fr.buffer.data(), 1300, 0x3C));
   const size_t tail = 5 * 4096 - 11300;
   EXPECT_EQ(tail, first_mismatch(fr.buffer.data() + 11300, tail, 0x3C));
@@ -501,7 +506,8 @@ TEST_P(MemoryModel, fast_register_maps_lam_pages_for_remote_write_and_read) {
   ASSERT_TRUE(completed_with(
       rdma_write(mp.pair.active, &last, 1, base + length - 16, token, ctx(2)), STATUS_SUCCESS,
       NdkOperationTypeWrite, ctx(2)));
-  EXPECT_EQ(16u, placed_mismatch(*mp.pair.active.adapter, fr.host(length - 16), 16, 0x9D));
+  ASSERT_TRUE(mp.fence_writes());
+  EXPECT_EQ(16u, first_mismatch(fr.host(length - 16), 16, 0x9D));
 
   // Read the whole region back.
   for (size_t i = 0; i < length; ++i) fr.host()[i] = pattern_byte(i, 9);
@@ -590,7 +596,8 @@ TEST_P(MemoryModel, fast_register_of_valid_mr_completes_invalid_device_state_and
   EXPECT_TRUE(completed_with(rdma_write(mp.pair.active, &sge, 1, other.address(), other.remote_token(),
                                         ctx(3)),
                              STATUS_SUCCESS, NdkOperationTypeWrite, ctx(3)));
-  EXPECT_EQ(100u, placed_mismatch(*mp.pair.active.adapter, other.buffer.data(), 100, 0x42));
+  ASSERT_TRUE(mp.fence_writes());
+  EXPECT_EQ(100u, first_mismatch(other.buffer.data(), 100, 0x42));
   // Invalidate, then a fresh fast-register works and its token reaches the pages.
   EXPECT_TRUE(succeeds(mp.pair.passive, qp->Dispatch->NdkInvalidate(qp, ctx(4), fr.mr.header(), 0),
                        NdkOperationTypeInvalidate, ctx(4)));
@@ -598,7 +605,8 @@ TEST_P(MemoryModel, fast_register_of_valid_mr_completes_invalid_device_state_and
                        NdkOperationTypeFastRegister, ctx(5)));
   EXPECT_TRUE(completed_with(rdma_write(mp.pair.active, &sge, 1, kFrBase + 4000, fr.token, ctx(6)),
                              STATUS_SUCCESS, NdkOperationTypeWrite, ctx(6)));
-  EXPECT_EQ(100u, placed_mismatch(*mp.pair.active.adapter, fr.host(4000), 100, 0x42));
+  ASSERT_TRUE(mp.fence_writes());
+  EXPECT_EQ(100u, first_mismatch(fr.host(4000), 100, 0x42));
 }
 
 TEST_P(MemoryModel, invalidate_fast_registered_mr_revokes_its_token) {
@@ -614,7 +622,8 @@ TEST_P(MemoryModel, invalidate_fast_registered_mr_revokes_its_token) {
   NDK_SGE sge = mp.active_buf->sge(0, 64);
   ASSERT_TRUE(completed_with(rdma_write(mp.pair.active, &sge, 1, kFrBase, token, ctx(2)),
                              STATUS_SUCCESS, NdkOperationTypeWrite, ctx(2)));
-  EXPECT_EQ(64u, placed_mismatch(*mp.pair.active.adapter, fr.host(), 64, 0x42));
+  ASSERT_TRUE(mp.fence_writes());
+  EXPECT_EQ(64u, first_mismatch(fr.host(), 64, 0x42));
   ASSERT_TRUE(succeeds(mp.pair.passive, qp->Dispatch->NdkInvalidate(qp, ctx(3), fr.mr.header(), 0),
                        NdkOperationTypeInvalidate, ctx(3)));
   // Refused (ndkpi.md 4.9; on iWARP possibly after a local success, iwarp.md 3.7 rule 5).
@@ -653,7 +662,8 @@ TEST_P(MemoryModel, invalidate_of_invalid_mr_completes_invalid_device_state_and_
   NDK_SGE sge = mp.active_buf->sge(0, 64);
   EXPECT_TRUE(completed_with(rdma_write(mp.pair.active, &sge, 1, kFrBase + 100, fr.token, ctx(6)),
                              STATUS_SUCCESS, NdkOperationTypeWrite, ctx(6)));
-  EXPECT_EQ(64u, placed_mismatch(*mp.pair.active.adapter, fr.host(100), 64, 0x42));
+  ASSERT_TRUE(mp.fence_writes());
+  EXPECT_EQ(64u, first_mismatch(fr.host(100), 64, 0x42));
   EXPECT_EQ(0, mp.pair.active.disconnects.count.load());
 }
 
@@ -678,9 +688,10 @@ TEST_P(MemoryModel, each_fast_register_issues_a_new_token) {
     ASSERT_TRUE(completed_with(
         rdma_write(mp.pair.active, &sge, 1, kFrBase + 32 * round, fr.token, ctx(20 + round)),
         STATUS_SUCCESS, NdkOperationTypeWrite, ctx(20 + round)));
-    // Placed before the invalidate below (which would otherwise race the write on iWARP).
-    EXPECT_EQ(32u, placed_mismatch(*mp.pair.active.adapter, fr.host(32 * round), 32,
-                                   static_cast<unsigned char>(0x10 + round)));
+    // Fenced: placed before the invalidate below (which would otherwise race the write on
+    // iWARP).
+    ASSERT_TRUE(mp.fence_writes());
+    EXPECT_EQ(32u, first_mismatch(fr.host(32 * round), 32, static_cast<unsigned char>(0x10 + round)));
     ASSERT_TRUE(succeeds(mp.pair.passive,
                          qp->Dispatch->NdkInvalidate(qp, ctx(30 + round), fr.mr.header(), 0),
                          NdkOperationTypeInvalidate, ctx(30 + round)));

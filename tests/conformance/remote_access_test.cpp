@@ -101,8 +101,8 @@ TEST_P(RemoteAccessChecks, remote_write_and_read_inside_region_touch_only_the_gr
   ASSERT_TRUE(completed_with(rdma_write(mp.pair.active, &sge, 1, target.base(),
                                         target.remote_token(), ctx(1)),
                              STATUS_SUCCESS, NdkOperationTypeWrite, ctx(1)));
-  EXPECT_EQ(kLength, placed_pattern_mismatch(*mp.pair.active.adapter,
-                                             target.buffer.data() + kOffset, kLength, 2));
+  ASSERT_TRUE(mp.fence_writes());
+  EXPECT_EQ(kLength, pattern_mismatch(target.buffer.data() + kOffset, kLength, 2));
   EXPECT_TRUE(target.guards_intact());
   // First and last byte alone.
   for (size_t at : {size_t{0}, kLength - 1}) {
@@ -111,8 +111,8 @@ TEST_P(RemoteAccessChecks, remote_write_and_read_inside_region_touch_only_the_gr
     ASSERT_TRUE(completed_with(rdma_write(mp.pair.active, &one, 1, target.base() + at,
                                           target.remote_token(), ctx(2)),
                                STATUS_SUCCESS, NdkOperationTypeWrite, ctx(2)));
-    EXPECT_EQ(
-        1u, placed_mismatch(*mp.pair.active.adapter, target.buffer.data() + kOffset + at, 1, 0xC4));
+    ASSERT_TRUE(mp.fence_writes());
+    EXPECT_EQ(1u, first_mismatch(target.buffer.data() + kOffset + at, 1, 0xC4));
   }
   EXPECT_TRUE(target.guards_intact());
   // Read it all back.
@@ -142,8 +142,8 @@ TEST_P(RemoteAccessChecks, region_rights_allow_the_flagged_remote_operations) {
   EXPECT_TRUE(completed_with(rdma_write(mp.pair.active, &sge, 1, write_only.base(),
                                         write_only.remote_token(), ctx(2)),
                              STATUS_SUCCESS, NdkOperationTypeWrite, ctx(2)));
-  EXPECT_EQ(kLength, placed_pattern_mismatch(*mp.pair.active.adapter,
-                                             write_only.buffer.data() + kOffset, kLength, 5));
+  ASSERT_TRUE(mp.fence_writes());
+  EXPECT_EQ(kLength, pattern_mismatch(write_only.buffer.data() + kOffset, kLength, 5));
   EXPECT_TRUE(write_only.guards_intact());
 }
 
@@ -430,6 +430,8 @@ TEST_P(RemoteAccessChecks, fast_registered_region_grants_only_the_requested_righ
     ASSERT_TRUE(completed_with(ok, STATUS_SUCCESS,
                                c.allowed_write ? NdkOperationTypeWrite : NdkOperationTypeRead,
                                ctx(2)));
+    // Placed (a write) before the target is inspected below.
+    ASSERT_TRUE(mp.fence_writes());
     // The other one is refused.
     expect_refused(mp, !c.allowed_write, kFrBase + 64, 64, fr.token, {STATUS_ACCESS_VIOLATION},
                    [&] {
@@ -523,8 +525,8 @@ TEST_P(RemoteAccessChecks, window_bound_inside_mr_grants_remote_write_and_read_i
   ASSERT_TRUE(completed_with(rdma_write(mp.pair.active, &sge, 1, w.window() + 1000, w.token, ctx(2)),
                              STATUS_SUCCESS, NdkOperationTypeWrite, ctx(2)));
   const size_t landed = w.kWindowOffset + 1000;
-  EXPECT_EQ(3000u,
-            placed_pattern_mismatch(*mp.pair.active.adapter, w.buffer.data() + landed, 3000, 11));
+  ASSERT_TRUE(mp.fence_writes());
+  EXPECT_EQ(3000u, pattern_mismatch(w.buffer.data() + landed, 3000, 11));
   EXPECT_EQ(landed, first_mismatch(w.buffer.data(), landed, 0x11));
   EXPECT_EQ(w.kBytes - landed - 3000,
             first_mismatch(w.buffer.data() + landed + 3000, w.kBytes - landed - 3000, 0x11));
@@ -642,7 +644,7 @@ TEST_P(RemoteAccessChecks, invalidated_window_token_fails) {
   ASSERT_TRUE(completed_with(rdma_write(mp.pair.active, &sge, 1, w.window(), w.token, ctx(2)),
                              STATUS_SUCCESS, NdkOperationTypeWrite, ctx(2)));
   // The write leaves the bytes as they were: fence it (placed before the revocation below).
-  ASSERT_TRUE(mp.fence_writes(w.window(), w.token));
+  ASSERT_TRUE(mp.fence_writes());
   NDK_QP* qp = mp.pair.passive.qp;
   ASSERT_TRUE(succeeds(mp.pair.passive, qp->Dispatch->NdkInvalidate(qp, ctx(3), w.mw.header(), 0),
                        NdkOperationTypeInvalidate, ctx(3)));
@@ -700,9 +702,10 @@ TEST_P(RemoteAccessChecks, each_bind_issues_a_new_window_token) {
     ASSERT_TRUE(completed_with(
         rdma_write(mp.pair.active, &sge, 1, w.window() + 16 * round, w.token, ctx(20 + round)),
         STATUS_SUCCESS, NdkOperationTypeWrite, ctx(20 + round)));
-    // Placed before the invalidate below (which would otherwise race the write on iWARP).
-    EXPECT_EQ(16u, placed_mismatch(*mp.pair.active.adapter,
-                                   w.buffer.data() + w.kWindowOffset + 16 * round, 16, value));
+    // Fenced: placed before the invalidate below (which would otherwise race the write on
+    // iWARP).
+    ASSERT_TRUE(mp.fence_writes());
+    EXPECT_EQ(16u, first_mismatch(w.buffer.data() + w.kWindowOffset + 16 * round, 16, value));
     ASSERT_TRUE(succeeds(mp.pair.passive,
                          qp->Dispatch->NdkInvalidate(qp, ctx(30 + round), w.mw.header(), 0),
                          NdkOperationTypeInvalidate, ctx(30 + round)));
@@ -723,7 +726,7 @@ TEST_P(RemoteAccessChecks, deregistering_mr_makes_its_bound_window_unusable) {
   ASSERT_TRUE(completed_with(rdma_write(mp.pair.active, &sge, 1, w.window(), w.token, ctx(2)),
                              STATUS_SUCCESS, NdkOperationTypeWrite, ctx(2)));
   // The write leaves the bytes as they were: fence it (placed before the revocation below).
-  ASSERT_TRUE(mp.fence_writes(w.window(), w.token));
+  ASSERT_TRUE(mp.fence_writes());
   // ndkpi.md section 6 #30: deregistering with a bound window is allowed; the window dies.
   ASSERT_NT(STATUS_SUCCESS, w.mr.deregister());
   expect_refused(mp, true, w.window(), 64, w.token, {STATUS_ACCESS_VIOLATION},

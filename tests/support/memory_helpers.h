@@ -97,18 +97,6 @@ inline size_t pattern_mismatch(const unsigned char* p, size_t n, unsigned seed) 
   return n;
 }
 
-// The same for the target of a Write (or Send) posted on `initiator` that completed: at once
-// where a completion implies placement, else once the bytes arrived (bounded; iWARP completes a
-// Write when it was handed to TCP, iwarp.md 3.7 rule 5 -- see transport_helpers.h).
-inline size_t placed_mismatch(const Adapter& initiator, const unsigned char* p, size_t n,
-                              unsigned char value) {
-  return settled(initiator, n, [&] { return first_mismatch(p, n, value); });
-}
-inline size_t placed_pattern_mismatch(const Adapter& initiator, const unsigned char* p, size_t n,
-                                      unsigned seed) {
-  return settled(initiator, n, [&] { return pattern_mismatch(p, n, seed); });
-}
-
 // ---------------------------------------------------------------------------------------------
 // Object handles (closed in the destructor; declare them after the QpPair / PD they live in)
 
@@ -378,8 +366,9 @@ class GuardedRegion {
 };
 
 // ---------------------------------------------------------------------------------------------
-// A connected pair with receives pre-posted on the passive side and a scratch region on the
-// active side (source of writes, sink of reads, with the RDMA-read-sink right).
+// A connected pair with receives pre-posted on the passive side, a scratch region on the
+// active side (source of writes, sink of reads, with the RDMA-read-sink right) and the regions
+// of its write fence (fence_writes()).
 
 constexpr size_t kReceiveSlot = 512;
 inline void* receive_context(int i) { return reinterpret_cast<void*>(uintptr_t{0x5000} + i); }
@@ -390,6 +379,8 @@ class MemPair {
   ~MemPair() {
     active_buf.reset();
     passive_rx.reset();
+    fence_sink.reset();
+    fence_source.reset();
   }
   // Connects with `receives` receives of kReceiveSlot bytes posted on the passive QP first
   // (contexts receive_context(0..)); `extra` runs before the connection as well.
@@ -410,28 +401,31 @@ class MemPair {
            active_buf->status == STATUS_SUCCESS;
   }
 
-  // Orders the Writes posted so far on the active QP before what the test does next at the
-  // target: an RDMA Read that follows Writes returns only after they were placed (iwarp.md 3.7
-  // rule 2; on every transport). Needed where a Write leaves the target bytes as they were
-  // (nothing to wait for) and the target then changes the grant. Reads 1 byte at `address`
-  // (needs the remote-read right) into the last page of active_buf.
-  ::testing::AssertionResult fence_writes(uint64_t address, UINT32 token) {
-    NDK_SGE sge = active_buf->sge(15 * 4096, 1);
-    NTSTATUS s = pair.active.q()->NdkRead(pair.active.qp, reinterpret_cast<void*>(0xFE11CE), &sge,
-                                          1, address, token, 0);
-    if (s != STATUS_SUCCESS)
-      return ::testing::AssertionFailure() << "fence read: " << status_name(s);
-    NDK_RESULT_EX r{};
-    if (!pair.active.cq.next(&r))
-      return ::testing::AssertionFailure() << "fence read never completed";
-    if (r.Status != STATUS_SUCCESS || r.RequestContext != reinterpret_cast<void*>(0xFE11CE))
-      return ::testing::AssertionFailure() << "fence read completed with " << status_name(r.Status);
-    return ::testing::AssertionSuccess();
+  // Orders the Writes posted so far on the active QP before what the test does next with the
+  // target memory (checks it, changes the grant): a read fence (transport_helpers.h) of one
+  // byte of fence_source into fence_sink, on every transport. Once it returned success the
+  // Writes are placed: check the target at once (the bytes that should have landed, or the
+  // bytes a Write left unchanged). The fence's completion is consumed here; any other
+  // completion ahead of it on the active CQ is a failure (finish() every request first). Its
+  // regions are registered at the first fence (tests without one have none).
+  ::testing::AssertionResult fence_writes() {
+    if (fence_source == nullptr) {
+      fence_source = std::make_unique<FenceSource>(pair.passive.pd);
+      fence_sink = std::make_unique<Region>(
+          pair.active.pd, 64, NDK_MR_FLAG_ALLOW_LOCAL_WRITE | NDK_MR_FLAG_RDMA_READ_SINK);
+    }
+    if (fence_sink->status != STATUS_SUCCESS)
+      return ::testing::AssertionFailure() << "fence sink: " << status_name(fence_sink->status);
+    return read_fence(pair.active.qp, pair.active.cq, fence_sink->sge(0, 1), *fence_source);
   }
 
   QpPair pair;
   std::unique_ptr<Region> passive_rx;
   std::unique_ptr<Region> active_buf;
+  // The fence's own: its source on the passive side and a read sink on the active side that no
+  // test uses.
+  std::unique_ptr<FenceSource> fence_source;
+  std::unique_ptr<Region> fence_sink;
   int posted_receives = 0;
   int consumed_receives = 0;  // pre-posted receives already completed by messages
 };

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "ndk_test.h"
+#include "transport_helpers.h"
 
 namespace ndktest::qpd {
 
@@ -64,22 +65,21 @@ inline size_t first_mismatch(const unsigned char* p, size_t n, uint32_t seed, si
 }
 
 // Target memory of an RDMA write: the initiator's completion says nothing about placement at
-// the target (only a later receive completion or read response orders it), so data checks
-// wait for the bytes, bounded by kTimeout.
-inline ::testing::AssertionResult lands(const unsigned char* p, size_t n, uint32_t seed,
+// the target (iwarp.md 3.7 rule 5), and the target gets no completion. Only a later read
+// response or receive completion orders it: check the bytes after a fence (PairTest::fence(),
+// read_fence()/send_fence() of transport_helpers.h), at once, with these.
+inline ::testing::AssertionResult holds(const unsigned char* p, size_t n, uint32_t seed,
                                         size_t start = 0) {
-  size_t at = 0;
-  if (wait_until([&] { return (at = first_mismatch(p, n, seed, start)) == n; }))
-    return ::testing::AssertionSuccess();
-  return ::testing::AssertionFailure() << "byte " << at << " of " << n << " never arrived";
+  size_t at = first_mismatch(p, n, seed, start);
+  if (at == n) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure() << "byte " << at << " of " << n << " was not placed";
 }
-inline ::testing::AssertionResult lands_copy(const unsigned char* target,
+inline ::testing::AssertionResult holds_copy(const unsigned char* target,
                                              const unsigned char* source, size_t n) {
-  if (wait_until([&] { return std::memcmp(target, source, n) == 0; }))
-    return ::testing::AssertionSuccess();
   size_t at = 0;
   while (at < n && target[at] == source[at]) ++at;
-  return ::testing::AssertionFailure() << "byte " << at << " of " << n << " never arrived";
+  if (at == n) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure() << "byte " << at << " of " << n << " was not placed";
 }
 
 // Polls for `quiet` and returns every completion that showed up (expected: none).
@@ -124,10 +124,16 @@ class PairTest : public ::testing::TestWithParam<std::string> {
   std::unique_ptr<QpPair> pair;
   std::unique_ptr<Region> a;  // active side buffer
   std::unique_ptr<Region> p;  // passive side buffer
+  // fence()'s own, used by nothing else: its source on the passive side and its read sink on the
+  // active side.
+  std::unique_ptr<FenceSource> fence_source_;
+  std::unique_ptr<Region> fence_sink_;
 
   void TearDown() override {
     a.reset();
     p.reset();
+    fence_sink_.reset();
+    fence_source_.reset();
     if (pair) {
       EXPECT_TRUE(pair->teardown());
     }
@@ -150,6 +156,21 @@ class PairTest : public ::testing::TestWithParam<std::string> {
     });
     return ok && a && p && a->status == STATUS_SUCCESS && p->status == STATUS_SUCCESS &&
            !::testing::Test::HasFailure();
+  }
+
+  // Orders every Write posted so far on the active QP before the test looks at `p`: a read
+  // fence (transport_helpers.h) of fence_source_ into fence_sink_ (both made at the first
+  // fence). Then check the written bytes at once (holds(), holds_copy(), first_mismatch).
+  // Completions ahead of the fence's on the active CQ go to *earlier, or are a failure.
+  ::testing::AssertionResult fence(std::vector<NDK_RESULT_EX>* earlier = nullptr) {
+    if (fence_source_ == nullptr) {
+      fence_source_ = std::make_unique<FenceSource>(pair->passive.pd);
+      fence_sink_ = std::make_unique<Region>(
+          pair->active.pd, 64, NDK_MR_FLAG_ALLOW_LOCAL_WRITE | NDK_MR_FLAG_RDMA_READ_SINK);
+    }
+    if (fence_sink_->status != STATUS_SUCCESS)
+      return ::testing::AssertionFailure() << "fence sink: " << status_name(fence_sink_->status);
+    return read_fence(act().qp, act().cq, fence_sink_->sge(0, 1), *fence_source_, earlier);
   }
 
   QpPair::Side& act() { return pair->active; }

@@ -4,23 +4,31 @@
 // it. iWARP (NDK_ADAPTER_INFO.RdmaTechnology == NdkiWarp, the tcp transport) completes it when
 // it was handed to TCP: "local completion of a Send or Write means the data was handed to TCP (no
 // remote acknowledgement exists)" (iwarp.md 3.7 rule 5, RFC 5040). Two consequences:
-//  (a) the target's memory may be inspected only once the data has arrived: wait for it
-//      (placed()/settled() below), or order it through a later Read or Send/Receive;
+//  (a) the target's memory may be inspected only once the data has been placed, and an RDMA
+//      Write gives the target no completion: the suite orders it with a fence (below) on every
+//      transport, never by polling the target memory (the transport may still be writing it,
+//      a data race). A Read posted on the same QP after the Writes completes only after they
+//      were placed (iwarp.md 3.7 rule 2: the data sink processes messages in TCP order, a Read
+//      Request that follows a Write returns data that includes it), and so does the target's
+//      receive completion of a later Send. After the fence the target is checked at once: bytes
+//      that should have landed and did not, or bytes that should not have changed and did, fail;
 //  (b) a refusal by the peer (ndkpi.md 4.9: remote protection error, no receive posted, receive
 //      too small) is detected by the peer later and reported with a Terminate (iwarp.md 4.1,
 //      4.2): the requester's failing Send/Write may already have completed with STATUS_SUCCESS
 //      (and requests posted behind it too, until the Terminate arrived). What must hold on
 //      every transport is the abort: both sides get their disconnect event, outstanding and
 //      later requests complete with an error (STATUS_CANCELLED), the target memory outside the
-//      grant is untouched.
-// Everything here is exact on other transports: no wait, no extra status accepted.
+//      grant is untouched (checked again once the target has seen the abort, which it raised
+//      after processing the refused request).
+// The (a) fences run on every transport (one code path); the (b) allowances are exact on other
+// transports (no extra status accepted).
 #pragma once
 
 #include <gtest/gtest.h>
 
 #include <algorithm>
-#include <chrono>
-#include <functional>
+#include <cstddef>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -66,26 +74,106 @@ inline ::testing::AssertionResult completes_or_fails_remotely(
          << "completion status " << status_name(status) << ", expected " << expected;
 }
 
-// (a) How long to wait for the effect at the target of a completed Send/Write posted on
-// `initiator`: nothing where its completion already implies placement, kTimeout on iWARP.
-inline std::chrono::milliseconds placement_wait(const Adapter& initiator) {
-  return initiator.iwarp() ? std::chrono::milliseconds(kTimeout) : std::chrono::milliseconds(0);
+// (a) Fences. The request context of a fence's own request (never used by a test).
+inline void* fence_context() { return reinterpret_cast<void*>(uintptr_t{0xFE11CE}); }
+
+// Waits (bounded by kTimeout) for the completion of the request with `context` on `cq` and
+// checks that it succeeded with `type`. Completions that come before it are appended to
+// *earlier, or are a failure when `earlier` is null (the caller expected none).
+inline ::testing::AssertionResult await_fence(Cq& cq, void* context, ULONG type,
+                                              std::vector<NDK_RESULT_EX>* earlier) {
+  for (;;) {
+    NDK_RESULT_EX r{};
+    if (!cq.next(&r)) return ::testing::AssertionFailure() << "the fence never completed";
+    if (r.RequestContext != context) {
+      if (earlier == nullptr)
+        return ::testing::AssertionFailure()
+               << "unexpected completion (context " << r.RequestContext << ", type " << r.Type
+               << ", " << status_name(r.Status) << ") ahead of the fence";
+      earlier->push_back(r);
+      continue;
+    }
+    if (r.Status != STATUS_SUCCESS || static_cast<ULONG>(r.Type) != type)
+      return ::testing::AssertionFailure() << "the fence completed with " << status_name(r.Status)
+                                           << ", type " << r.Type;
+    return ::testing::AssertionSuccess();
+  }
 }
 
-// (a) Returns value() as soon as it equals `expected`, else its value after placement_wait():
-// EXPECT_EQ(n, settled(adapter, n, [&] { return first_mismatch(...); })) checks the target of
-// a completed Write at once on loopback and after the bytes arrived on iWARP.
-template <class T, class F>
-T settled(const Adapter& initiator, T expected, F value) {
-  T last = value();
-  if (last == expected) return last;
-  wait_until([&] { return (last = value()) == expected; }, placement_wait(initiator));
-  return last;
+// (a) The remote end of a read fence: a registration (remote read only) in `pd`, the PD of the
+// peer's QP, of bytes of a static page that is never written and never freed. Why not any
+// region of the test: ThreadSanitizer orders a socket's sender before its receiver at the start
+// of sendmsg(), and records the reads of the payload only when sendmsg() returned, possibly after
+// the receiver has acted on the data; a Read source that the test writes or frees right after
+// the Read completed would then be reported as a race (or a use after free) with the transport
+// sending the Read Response. The registration is closed with this object; the page stays.
+class FenceSource {
+ public:
+  explicit FenceSource(NDK_PD* pd) {
+    SoftNdkInitializeMdl(&mdl_, page(), kBytes);
+    status = sync_create<NDK_MR>(
+        [&](NDK_FN_CREATE_COMPLETION cb, void* context, NDK_MR** out) {
+          return pd->Dispatch->NdkCreateMr(pd, FALSE, cb, context, out);
+        },
+        &mr_);
+    if (status != STATUS_SUCCESS) return;
+    status = sync_request([&](NDK_FN_REQUEST_COMPLETION cb, void* context) {
+      return mr_->Dispatch->NdkRegisterMr(mr_, &mdl_, kBytes, NDK_MR_FLAG_ALLOW_REMOTE_READ, cb,
+                                          context);
+    });
+  }
+  ~FenceSource() {
+    if (mr_ != nullptr) close_object(mr_);
+  }
+  FenceSource(const FenceSource&) = delete;
+  FenceSource& operator=(const FenceSource&) = delete;
+  uint64_t address() const { return reinterpret_cast<uintptr_t>(page()); }
+  UINT32 remote_token() const { return mr_->Dispatch->NdkGetRemoteTokenFromMr(mr_); }
+
+  NTSTATUS status = STATUS_UNSUCCESSFUL;
+
+ private:
+  static constexpr size_t kBytes = 64;
+  static unsigned char* page() {
+    alignas(4096) static unsigned char bytes[4096];  // zero, read by fences only
+    return bytes;
+  }
+  MDL mdl_{};
+  NDK_MR* mr_ = nullptr;
+};
+
+// (a) Read fence: posts a 1-byte RDMA Read of `source` (a FenceSource in the PD of the peer's
+// QP) into `sink` (1 byte, with the read-sink right) on `qp`, and waits for its completion on
+// `cq`, the QP's initiator CQ (see await_fence for `earlier`). When it returns success, every
+// Write posted earlier on `qp` has been placed at the peer, and its bytes are visible to this
+// thread.
+inline ::testing::AssertionResult read_fence(NDK_QP* qp, Cq& cq, NDK_SGE sink,
+                                             const FenceSource& source,
+                                             std::vector<NDK_RESULT_EX>* earlier = nullptr) {
+  if (source.status != STATUS_SUCCESS)
+    return ::testing::AssertionFailure() << "fence source: " << status_name(source.status);
+  sink.Length = 1;
+  NTSTATUS s = qp->Dispatch->NdkRead(qp, fence_context(), &sink, 1, source.address(),
+                                     source.remote_token(), 0);
+  if (s != STATUS_SUCCESS) return ::testing::AssertionFailure() << "fence read: " << status_name(s);
+  return await_fence(cq, fence_context(), NdkOperationTypeRead, earlier);
 }
 
-// (a) settled() for a predicate.
-inline bool placed(const Adapter& initiator, const std::function<bool()>& pred) {
-  return settled(initiator, true, pred);
+// (a) Send fence: posts a receive of `receive` (no other receive may be outstanding on
+// `target_qp`) with the fence context, then a Send of `source` with `send_flags` (by default
+// SILENT_SUCCESS: no entry in the initiator CQ) on `qp`, and waits for the receive's
+// completion on `target_cq`. When it returns success, every Write posted earlier on `qp` has
+// been placed at the peer, and its bytes are visible to this thread.
+inline ::testing::AssertionResult send_fence(NDK_QP* qp, NDK_SGE source, NDK_QP* target_qp,
+                                             NDK_SGE receive, Cq& target_cq,
+                                             ULONG send_flags = NDK_OP_FLAG_SILENT_SUCCESS,
+                                             std::vector<NDK_RESULT_EX>* earlier = nullptr) {
+  NTSTATUS s = target_qp->Dispatch->NdkReceive(target_qp, fence_context(), &receive, 1);
+  if (s != STATUS_SUCCESS)
+    return ::testing::AssertionFailure() << "fence receive: " << status_name(s);
+  s = qp->Dispatch->NdkSend(qp, fence_context(), &source, 1, send_flags);
+  if (s != STATUS_SUCCESS) return ::testing::AssertionFailure() << "fence send: " << status_name(s);
+  return await_fence(target_cq, fence_context(), NdkOperationTypeReceive, earlier);
 }
 
 }  // namespace ndktest
