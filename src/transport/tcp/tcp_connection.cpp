@@ -1021,8 +1021,13 @@ void TcpConnection::stop_rx() {
 }
 
 void TcpConnection::abort() {
-  stop_rx();
-  // No consumer poll may be inside recv() when the socket is reset below.
+  // stop_rx(), keeping rx_mutex_ (unless this thread is inside a delivery and holds it) across
+  // the reset below: no receive (progress thread or consumer poll) is inside recv() on the
+  // socket while it is reset.
+  std::unique_lock rx(rx_mutex_, std::defer_lock);
+  if (delivering_.load() != std::this_thread::get_id()) rx.lock();
+  rx_closed_ = true;
+  if (rx.owns_lock()) rx_sink_ = nullptr;
   set_pollable(false);
   {
     const uint32_t self = t_polling == this ? 1 : 0;
@@ -1179,9 +1184,10 @@ void TcpConnection::receive_locked(std::unique_lock<std::mutex>& rx, bool polled
   bool first_fpdu = false;
   {
     if (rx_closed_ || !reader_.has_value()) {
-      rx.unlock();
-      // Nobody listens any more: the progress thread discards, sees EOF or the reset.
+      // Nobody listens any more: the progress thread discards, sees EOF or the reset. Under
+      // rx_mutex_, like abort()'s reset of the socket (ordered system calls on the socket).
       if (!polled) drain_input();
+      rx.unlock();
       return;
     }
     delivering_.store(std::this_thread::get_id());
