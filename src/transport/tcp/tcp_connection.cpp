@@ -1053,6 +1053,14 @@ void TcpConnection::abort() {
 }
 
 void TcpConnection::close_now(bool abortive) {
+  // Sockets close on the progress thread only: it may be inside recv() on this one (draining),
+  // and the descriptor could be reused under it. A receive on a consumer's thread (poll_receive)
+  // that ends the connection gets here too: the progress thread does it, right away.
+  if (!context_->engine->on_thread()) {
+    set_pollable(false);
+    context_->engine->post([self = shared_from_this(), abortive] { self->close_now(abortive); });
+    return;
+  }
   // No consumer may be inside recv() on this descriptor when it closes (and is reused). Waited
   // for before taking mutex_: a poller's delivery may need mutex_ (sends, Terminates).
   set_pollable(false);
