@@ -511,11 +511,14 @@ Qp::Step Qp::transmit_message(InitiatorWr& wr) {
     tx_blocked_.store(true, std::memory_order_release);
     TxResult result = link->send(seg);
     if (result != TxResult::Blocked) tx_blocked_.store(false, std::memory_order_release);
-    if (result == TxResult::Closed) {
+    if (result == TxResult::Refused) {
       std::lock_guard lock(sq_lock_);
-      tx_failed_slot_ = sq_exec_;  // the peer refused this message (or the link broke)
+      tx_failed_slot_ = sq_exec_;  // the peer refused this message: the culprit
       return Step::Failed;
     }
+    // The link was already down (a Terminate for an earlier message, a loss): this message was
+    // never sent and is cancelled with the rest; the Terminate names its own culprit.
+    if (result == TxResult::Closed) return Step::Failed;
     TrafficCounters::add(traffic_.out_frames, 1);
     TrafficCounters::add(traffic_.out_octets, bytes);
     tx_message_started_ = true;
@@ -567,7 +570,7 @@ Qp::Step Qp::send_read_request(InitiatorWr& wr, uint32_t slot) {
   tx_blocked_.store(true, std::memory_order_release);
   TxResult result = conn->link()->send(seg);
   if (result != TxResult::Blocked) tx_blocked_.store(false, std::memory_order_release);
-  if (result == TxResult::Closed) return Step::Failed;
+  if (result == TxResult::Closed || result == TxResult::Refused) return Step::Failed;
   TrafficCounters::add(traffic_.out_frames, 1);
   if (result == TxResult::Blocked) return Step::Blocked;
   return Step::Done;
@@ -619,7 +622,7 @@ Qp::Step Qp::send_read_response() {
     tx_blocked_.store(true, std::memory_order_release);
     TxResult result = link->send(seg);
     if (result != TxResult::Blocked) tx_blocked_.store(false, std::memory_order_release);
-    if (result == TxResult::Closed) return Step::Failed;
+    if (result == TxResult::Closed || result == TxResult::Refused) return Step::Failed;
     TrafficCounters::add(traffic_.out_frames, 1);
     TrafficCounters::add(traffic_.out_octets, bytes);
     irq_offset_ += bytes;

@@ -85,6 +85,8 @@ enum class TxResult {
   Sent,     // the whole segment is the link's; payload may be reused
   Blocked,  // accepted but not fully out: keep payload valid, send nothing more until writable
   Closed,   // the link is down: nothing was sent
+  Refused,  // the peer refused this very segment at once (a synchronous verdict, loopback): the
+            // link is closed now, and this message is the one the peer terminated on
 };
 
 // How the receiving core answers the header of an incoming segment.

@@ -466,7 +466,7 @@ TxResult LoopbackLink::send(const TxSegment& segment) {
   }
   if (verdict != RxVerdict::Terminate) sink->rx_end(true);
   peer.delivering.store(std::thread::id{}, std::memory_order_relaxed);
-  return peer.rx_open ? TxResult::Sent : TxResult::Closed;
+  return peer.rx_open ? TxResult::Sent : TxResult::Refused;
 }
 
 void LoopbackLink::close_both(LinkSink::CloseKind local_kind, LinkSink::CloseKind peer_kind,
