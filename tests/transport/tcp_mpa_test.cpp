@@ -537,23 +537,41 @@ TEST(TcpMpa, polling_mode_moves_data) {
   EXPECT_EQ(0x44, ar.buffer.data()[(1 << 20) - 1]);
 }
 
+// Two nodes on `uri` with a QP each and a listener on the passive one `p`; connect() establishes.
+// Regions of a test are declared after it (closed before the nodes).
+struct TwoNodes {
+  explicit TwoNodes(const char* uri) : a(uri), p(uri) {}
+  void start() {  // fatal failures inside: call through ASSERT_NO_FATAL_FAILURE
+    ASSERT_TRUE(a.ok() && p.ok());
+    listener = make_listener(p, incoming);
+    ASSERT_NT(STATUS_SUCCESS, listen_on(listener, p.local()));
+    aqp = a.qp();
+    pqp = p.qp();
+  }
+  void connect() {
+    ASSERT_NO_FATAL_FAILURE(establish(a, aqp, p, pqp, incoming, listener_address(listener),
+                                      HandshakeSpec{}, &e));
+  }
+  Incoming incoming;
+  Node a, p;
+  NDK_LISTENER* listener = nullptr;
+  NDK_QP* aqp = nullptr;
+  NDK_QP* pqp = nullptr;
+  Established e;
+};
+
 // consumer_rx=1 (the default) lets a consumer polling an empty CQ receive its connections'
 // FPDUs on its own thread; consumer_rx=0 leaves every receive to the progress thread. Both must
 // move the same data with the same completions; the first side polls, the other waits.
 TEST(TcpMpa, consumer_receive_on_and_off_move_the_same_data) {
   for (const char* uri : {"tcp://127.0.0.1?consumer_rx=0", "tcp://127.0.0.1?consumer_rx=1"}) {
     SCOPED_TRACE(uri);
-    Incoming incoming;
-    Node a(uri), p(uri);
-    ASSERT_TRUE(a.ok() && p.ok());
-    NDK_LISTENER* listener = make_listener(p, incoming);
-    ASSERT_NT(STATUS_SUCCESS, listen_on(listener, p.local()));
-    NDK_QP* aqp = a.qp();
-    NDK_QP* pqp = p.qp();
+    TwoNodes n(uri);
+    ASSERT_NO_FATAL_FAILURE(n.start());
+    Node &a = n.a, &p = n.p;
+    NDK_QP *aqp = n.aqp, *pqp = n.pqp;
     Region ar(a.pd, kRegionBytes, kRemoteFlags), pr(p.pd, kRegionBytes, kRemoteFlags);
-    Established e;
-    ASSERT_NO_FATAL_FAILURE(
-        establish(a, aqp, p, pqp, incoming, listener_address(listener), HandshakeSpec{}, &e));
+    ASSERT_NO_FATAL_FAILURE(n.connect());
     // Ping-pong of sends of growing sizes, every payload distinct: each side's receive lands
     // whole, in order, with its size.
     for (uint32_t round = 0; round < 64; ++round) {
@@ -594,28 +612,24 @@ TEST(TcpMpa, consumer_receive_on_and_off_move_the_same_data) {
 TEST(TcpMpa, a_queue_pair_closes_while_another_thread_polls_its_cq) {
   for (int attempt = 0; attempt < 5; ++attempt) {
     SCOPED_TRACE(attempt);
-    Incoming incoming;
-    Node a(kUri), p(kUri);
-    ASSERT_TRUE(a.ok() && p.ok());
-    NDK_LISTENER* listener = make_listener(p, incoming);
-    ASSERT_NT(STATUS_SUCCESS, listen_on(listener, p.local()));
-    NDK_QP* aqp = a.qp();
-    NDK_QP* pqp = p.qp();
+    TwoNodes n(kUri);
+    ASSERT_NO_FATAL_FAILURE(n.start());
+    Node &a = n.a, &p = n.p;
+    NDK_QP *aqp = n.aqp, *pqp = n.pqp;
+    Established& e = n.e;
     Region ar(a.pd, kRegionBytes, kRemoteFlags), pr(p.pd, kRegionBytes, kRemoteFlags);
     constexpr int kSends = 32, kSpare = 8;
     for (int i = 0; i < kSends + kSpare; ++i)
       ASSERT_NT(STATUS_SUCCESS, post_receive(pqp, pr, 0, 1024, (void*)(uintptr_t)(100 + i)));
-    Established e;
-    ASSERT_NO_FATAL_FAILURE(
-        establish(a, aqp, p, pqp, incoming, listener_address(listener), HandshakeSpec{}, &e));
+    ASSERT_NO_FATAL_FAILURE(n.connect());
     std::atomic<bool> stop{false};
     std::atomic<int> ok{0}, flushed{0}, other{0};
     std::vector<int> seen(kSends + kSpare, 0);
     std::thread poller([&] {
       NDK_RESULT_EX r[8];
       while (!stop.load()) {
-        ULONG n = p.cq.poll(r, 8);
-        for (ULONG i = 0; i < n; ++i) {
+        ULONG got = p.cq.poll(r, 8);
+        for (ULONG i = 0; i < got; ++i) {
           uintptr_t context = reinterpret_cast<uintptr_t>(r[i].RequestContext);
           if (context >= 100 && context < 100 + kSends + kSpare) ++seen[context - 100];
           if (r[i].Status == STATUS_SUCCESS) {
@@ -649,17 +663,12 @@ TEST(TcpMpa, a_queue_pair_closes_while_another_thread_polls_its_cq) {
 // peer's RDMA Read is still answered and its send still lands. When it arms its CQ instead,
 // the notification must come.
 TEST(TcpMpa, the_progress_thread_takes_over_when_the_consumer_stops_polling) {
-  Incoming incoming;
-  Node a(kUri), p(kUri);
-  ASSERT_TRUE(a.ok() && p.ok());
-  NDK_LISTENER* listener = make_listener(p, incoming);
-  ASSERT_NT(STATUS_SUCCESS, listen_on(listener, p.local()));
-  NDK_QP* aqp = a.qp();
-  NDK_QP* pqp = p.qp();
+  TwoNodes n(kUri);
+  ASSERT_NO_FATAL_FAILURE(n.start());
+  Node &a = n.a, &p = n.p;
+  NDK_QP *aqp = n.aqp, *pqp = n.pqp;
   Region ar(a.pd, kRegionBytes, kRemoteFlags), pr(p.pd, kRegionBytes, kRemoteFlags, 0x3C);
-  Established e;
-  ASSERT_NO_FATAL_FAILURE(
-      establish(a, aqp, p, pqp, incoming, listener_address(listener), HandshakeSpec{}, &e));
+  ASSERT_NO_FATAL_FAILURE(n.connect());
   auto poll_hard = [&](std::chrono::milliseconds how_long) {
     NDK_RESULT_EX r{};
     auto end = std::chrono::steady_clock::now() + how_long;
