@@ -207,7 +207,7 @@ void TcpConnection::update_interest_locked() {
       events = EPOLLIN;
       break;
   }
-  if (consumer_owned_ && phase_ == Phase::Established)
+  if (consumer_owned_.load(std::memory_order_relaxed) && phase_ == Phase::Established)
     events = (events & ~static_cast<uint32_t>(EPOLLIN)) | EPOLLRDHUP;  // the consumer reads
   if (peer_fin_) events &= ~static_cast<uint32_t>(EPOLLIN | EPOLLRDHUP);
   if (phase_ != Phase::Connecting && !tx_queue_.empty() &&
@@ -1028,11 +1028,7 @@ void TcpConnection::abort() {
   if (delivering_.load() != std::this_thread::get_id()) rx.lock();
   rx_closed_ = true;
   if (rx.owns_lock()) rx_sink_ = nullptr;
-  set_pollable(false);
-  {
-    const uint32_t self = t_polling == this ? 1 : 0;
-    while (rx_pollers_.load(std::memory_order_acquire) > self) util::cpu_relax();
-  }
+  stop_pollers();
   bool notify = false;
   {
     std::lock_guard lock(mutex_);
@@ -1063,17 +1059,14 @@ void TcpConnection::close_now(bool abortive) {
   }
   // No consumer may be inside recv() on this descriptor when it closes (and is reused). Waited
   // for before taking mutex_: a poller's delivery may need mutex_ (sends, Terminates).
-  set_pollable(false);
-  const uint32_t self = t_polling == this ? 1 : 0;
-  while (rx_pollers_.load(std::memory_order_acquire) > self) util::cpu_relax();
+  stop_pollers();
   std::lock_guard lock(mutex_);
   if (fd_ < 0) return;
   context_->engine->cancel_timer(timer_id_);
   timer_id_ = 0;
   context_->engine->cancel_timer(watchdog_id_);
   watchdog_id_ = 0;
-  consumer_owned_ = false;
-  consumer_owned_hint_.store(false, std::memory_order_relaxed);
+  consumer_owned_.store(false, std::memory_order_relaxed);
   context_->engine->remove(fd_, this);
   if (abortive) set_abortive(fd_);
   ::close(fd_);
@@ -1119,6 +1112,12 @@ void TcpConnection::set_pollable(bool on) {
   rx_pollable_.store(on && context_->options.consumer_receive, std::memory_order_seq_cst);
 }
 
+void TcpConnection::stop_pollers() {
+  set_pollable(false);
+  const uint32_t self = t_polling == this ? 1 : 0;
+  while (rx_pollers_.load(std::memory_order_acquire) > self) util::cpu_relax();
+}
+
 bool TcpConnection::poll_receive() {
   if (!rx_pollable_.load(std::memory_order_relaxed)) return false;
   // Dekker with close_now(): count ourselves in, then look at the flag again (both seq_cst).
@@ -1137,7 +1136,7 @@ bool TcpConnection::poll_receive() {
   rx_pollers_.fetch_sub(1, std::memory_order_release);
   if (ran) {
     uint32_t polls = consumer_polls_.fetch_add(1, std::memory_order_relaxed) + 1;
-    if (polls % kPollsBeforeOwnership == 0 && !consumer_owned_hint_.load(std::memory_order_relaxed))
+    if (polls % kPollsBeforeOwnership == 0 && !consumer_owned_.load(std::memory_order_relaxed))
       take_poll_ownership();
   }
   return ran;
@@ -1145,32 +1144,32 @@ bool TcpConnection::poll_receive() {
 
 void TcpConnection::take_poll_ownership() {
   std::lock_guard lock(mutex_);
-  if (consumer_owned_ || fd_ < 0 || phase_ != Phase::Established) return;
-  consumer_owned_ = true;
-  consumer_owned_hint_.store(true, std::memory_order_relaxed);
+  if (consumer_owned_.load(std::memory_order_relaxed) || fd_ < 0 ||
+      phase_ != Phase::Established)
+    return;
+  consumer_owned_.store(true, std::memory_order_relaxed);
   polls_seen_ = consumer_polls_.load(std::memory_order_relaxed);
   update_interest_locked();
   watchdog_id_ = context_->engine->arm_timer(kPollWatchdogMs, weak_from_this(), kPollWatchdog);
 }
 
 void TcpConnection::give_back_locked() {
-  if (!consumer_owned_) return;
-  consumer_owned_ = false;
-  consumer_owned_hint_.store(false, std::memory_order_relaxed);
+  if (!consumer_owned_.load(std::memory_order_relaxed)) return;
+  consumer_owned_.store(false, std::memory_order_relaxed);
   context_->engine->cancel_timer(watchdog_id_);
   watchdog_id_ = 0;
   update_interest_locked();  // EPOLLIN again: level-triggered, so waiting bytes wake it now
 }
 
 void TcpConnection::stop_poll_receive() {
-  if (!consumer_owned_hint_.load(std::memory_order_relaxed)) return;
+  if (!consumer_owned_.load(std::memory_order_relaxed)) return;
   std::lock_guard lock(mutex_);
   give_back_locked();
 }
 
 void TcpConnection::poll_watchdog() {
   std::lock_guard lock(mutex_);
-  if (!consumer_owned_) return;
+  if (!consumer_owned_.load(std::memory_order_relaxed)) return;
   watchdog_id_ = 0;
   uint32_t polls = consumer_polls_.load(std::memory_order_relaxed);
   if (fd_ >= 0 && phase_ == Phase::Established && polls - polls_seen_ >= kPollsToKeepOwnership) {

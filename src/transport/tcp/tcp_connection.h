@@ -211,6 +211,9 @@ class TcpConnection final : public Connection,
   std::atomic<bool> rx_pollable_{false};
   std::atomic<uint32_t> rx_pollers_{0};
   void set_pollable(bool on);
+  // set_pollable(false), then wait until no consumer poll is inside the receive path (except
+  // the calling thread's own, when it is one): the socket may then be reset or closed.
+  void stop_pollers();
   // Busy-poll ownership: while a consumer keeps polling, the progress thread stops watching
   // EPOLLIN (no wake-up and no contention per FPDU; FIN, RST and errors still reach it). A
   // watchdog on the progress thread gives the socket back when the polls stop or slow down.
@@ -218,8 +221,7 @@ class TcpConnection final : public Connection,
   static constexpr uint32_t kPollsToKeepOwnership = 32;  // per watchdog period
   static constexpr uint32_t kPollsBeforeOwnership = 64;
   std::atomic<uint32_t> consumer_polls_{0};
-  std::atomic<bool> consumer_owned_hint_{false};  // = consumer_owned_, read without mutex_
-  bool consumer_owned_ = false;                   // under mutex_
+  std::atomic<bool> consumer_owned_{false};  // written under mutex_, read anywhere
   uint32_t polls_seen_ = 0;                       // under mutex_
   uint64_t watchdog_id_ = 0;                      // under mutex_
   void take_poll_ownership();
