@@ -4,10 +4,12 @@
 set -euo pipefail
 packages=(
   cmake ninja-build g++ clang lld libclang-rt-14-dev   # build, sanitizers, libFuzzer
+  clang-tidy                                           # scripts/check-size.sh (function sizes)
   libgtest-dev libgmock-dev libbenchmark-dev           # tests and micro-benchmarks
   libisal-dev                                          # CRC32c for MPA (iWARP)
   libcli11-dev nlohmann-json3-dev                      # the softndk command line
   gnuplot-nox                                          # softndk perf --plot (SVG/PNG charts)
+  pandoc                                               # man pages: docs/man/*.md to roff
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -17,6 +17,9 @@ run_suite() {  # name, extra cmake args...
 }
 
 run_suite default -DCMAKE_BUILD_TYPE=RelWithDebInfo
+# No source file over 700 lines, no function over 80 (uses that build's compile_commands.json).
+scripts/check-size.sh build/default
+scripts/test-install.sh build/default  # install, CMake/pkg-config/.deb consumers, lintian (docs/packaging.md)
 # The main job (README) builds in Release: make sure that tree builds and the demo runs.
 echo "=== main job"
 scripts/demo.sh >/dev/null

@@ -1,9 +1,11 @@
-// The ten NDK dispatch tables: every slot of ndkpi.md 1.4, each a thin function that maps the
+// The ten NDK dispatch tables: every slot of the NDK_*_DISPATCH tables, each a thin function that maps the
 // consumer's object pointer to the core object, checks the obvious argument errors, and calls
 // the core. This file is the exception firewall: nothing thrown crosses into the consumer.
 #include "abi/dispatch.h"
 
 #include <new>
+
+#include "abi/fault_hooks.h"
 
 #include "core/connection.h"
 #include "core/cq.h"
@@ -16,6 +18,7 @@ namespace {
 using core::Adapter;
 using core::Connector;
 using core::Cq;
+using core::FaultPoint;
 using core::Listener;
 using core::Mr;
 using core::Mw;
@@ -42,10 +45,13 @@ NTSTATUS guarded(F&& body) {
   }
 }
 
-// Finishes a create: inline or through the completion (pending mode), per ndkpi.md 1.5.
+// Finishes a create: inline or through the completion (pending mode), per the NDKPI create contract (NDK_FN_CREATE_COMPLETION).
+// A pend fault (abi/fault_hooks.h) delays the completion instead.
 template <class Pub>
 NTSTATUS deliver(Adapter* adapter, Object* created, NDK_FN_CREATE_COMPLETION completion,
-                 void* context, Pub** out) {
+                 void* context, Pub** out, const CallFault& fault = {}) {
+  if (fault.pend && completion != nullptr) [[unlikely]]
+    return deliver_create_later(adapter, created, completion, context, fault.delay_ms);
   void* header = nullptr;
   NTSTATUS status = adapter->finish_create(created, completion, context, &header);
   if (status == STATUS_SUCCESS) *out = reinterpret_cast<Pub*>(header);
@@ -83,10 +89,12 @@ NTSTATUS create_cq(NDK_ADAPTER* pub, ULONG depth, NDK_FN_CQ_NOTIFICATION_CALLBAC
                    PVOID context, NDK_CQ** out) {
   Adapter* a = as<Adapter>(pub, NdkObjectTypeAdapter);
   if (a == nullptr || out == nullptr) return STATUS_INVALID_PARAMETER;
+  CallFault fault = call_fault(a, FaultPoint::CreateCq, a, "NdkCreateCq");
+  if (fault.fails()) return fault.status;
   return guarded([&] {
     Cq* cq = nullptr;
     NTSTATUS s = Cq::create(a, depth, notify, notify_context, &cq);
-    return s != STATUS_SUCCESS ? s : deliver(a, cq, completion, context, out);
+    return s != STATUS_SUCCESS ? s : deliver(a, cq, completion, context, out, fault);
   });
 }
 
@@ -94,13 +102,15 @@ NTSTATUS create_pd(NDK_ADAPTER* pub, NDK_FN_CREATE_COMPLETION completion, PVOID 
                    NDK_PD** out) {
   Adapter* a = as<Adapter>(pub, NdkObjectTypeAdapter);
   if (a == nullptr || out == nullptr) return STATUS_INVALID_PARAMETER;
+  CallFault fault = call_fault(a, FaultPoint::CreatePd, a, "NdkCreatePd");
+  if (fault.fails()) return fault.status;
   return guarded([&] {
     auto* pd = new Pd(a);
     if (pd->privileged_token() == 0) {
       pd->close(nullptr, nullptr);
       return STATUS_INSUFFICIENT_RESOURCES;
     }
-    return deliver(a, pd, completion, context, out);
+    return deliver(a, pd, completion, context, out, fault);
   });
 }
 
@@ -109,10 +119,13 @@ NTSTATUS create_shared_endpoint(NDK_ADAPTER* pub, const PSOCKADDR address, ULONG
                                 NDK_SHARED_ENDPOINT** out) {
   Adapter* a = as<Adapter>(pub, NdkObjectTypeAdapter);
   if (a == nullptr || out == nullptr) return STATUS_INVALID_PARAMETER;
+  CallFault fault =
+      call_fault(a, FaultPoint::CreateSharedEndpoint, a, "NdkCreateSharedEndpoint");
+  if (fault.fails()) return fault.status;
   return guarded([&] {
     SharedEndpoint* endpoint = nullptr;
     NTSTATUS s = SharedEndpoint::create(a, address, length, &endpoint);
-    return s != STATUS_SUCCESS ? s : deliver(a, endpoint, completion, context, out);
+    return s != STATUS_SUCCESS ? s : deliver(a, endpoint, completion, context, out, fault);
   });
 }
 
@@ -120,7 +133,9 @@ NTSTATUS create_connector(NDK_ADAPTER* pub, NDK_FN_CREATE_COMPLETION completion,
                           NDK_CONNECTOR** out) {
   Adapter* a = as<Adapter>(pub, NdkObjectTypeAdapter);
   if (a == nullptr || out == nullptr) return STATUS_INVALID_PARAMETER;
-  return guarded([&] { return deliver(a, new Connector(a), completion, context, out); });
+  CallFault fault = call_fault(a, FaultPoint::CreateConnector, a, "NdkCreateConnector");
+  if (fault.fails()) return fault.status;
+  return guarded([&] { return deliver(a, new Connector(a), completion, context, out, fault); });
 }
 
 NTSTATUS create_listener(NDK_ADAPTER* pub, NDK_FN_CONNECT_EVENT_CALLBACK event,
@@ -128,8 +143,11 @@ NTSTATUS create_listener(NDK_ADAPTER* pub, NDK_FN_CONNECT_EVENT_CALLBACK event,
                          NDK_LISTENER** out) {
   Adapter* a = as<Adapter>(pub, NdkObjectTypeAdapter);
   if (a == nullptr || out == nullptr || event == nullptr) return STATUS_INVALID_PARAMETER;
-  return guarded(
-      [&] { return deliver(a, new Listener(a, event, event_context), completion, context, out); });
+  CallFault fault = call_fault(a, FaultPoint::CreateListener, a, "NdkCreateListener");
+  if (fault.fails()) return fault.status;
+  return guarded([&] {
+    return deliver(a, new Listener(a, event, event_context), completion, context, out, fault);
+  });
 }
 
 NTSTATUS build_lam(NDK_ADAPTER* pub, MDL* mdl, SIZE_T length,
@@ -137,7 +155,13 @@ NTSTATUS build_lam(NDK_ADAPTER* pub, MDL* mdl, SIZE_T length,
                    NDK_LOGICAL_ADDRESS_MAPPING* lam, ULONG* lam_size, ULONG* fbo) {
   Adapter* a = as<Adapter>(pub, NdkObjectTypeAdapter);
   if (a == nullptr) return STATUS_INVALID_PARAMETER;
-  return guarded([&] { return a->build_lam(mdl, length, completion, context, lam, lam_size, fbo); });
+  CallFault fault = call_fault(a, FaultPoint::BuildLam, a, "NdkBuildLAM");
+  if (fault.fails()) return fault.status;  // nothing mapped, nothing written
+  return guarded([&] {
+    return request_with_fault(fault, a, completion, context, [&](auto done, void* ctx) {
+      return a->build_lam(mdl, length, done, ctx, lam, lam_size, fbo);
+    });
+  });
 }
 
 void release_lam(NDK_ADAPTER* pub, NDK_LOGICAL_ADDRESS_MAPPING* lam) {
@@ -151,7 +175,13 @@ void release_lam(NDK_ADAPTER* pub, NDK_LOGICAL_ADDRESS_MAPPING* lam) {
 NTSTATUS resize_cq(NDK_CQ* pub, ULONG depth, NDK_FN_REQUEST_COMPLETION completion, PVOID context) {
   Cq* cq = as<Cq>(pub, NdkObjectTypeCq);
   if (cq == nullptr) return STATUS_INVALID_PARAMETER;
-  return guarded([&] { return cq->resize(depth, completion, context); });
+  CallFault fault = call_fault(cq->adapter(), FaultPoint::ResizeCq, cq, "NdkResizeCq");
+  if (fault.fails()) return fault.status;  // the CQ keeps its depth and its entries
+  return guarded([&] {
+    return request_with_fault(fault, cq, completion, context, [&](auto done, void* ctx) {
+      return cq->resize(depth, done, ctx);
+    });
+  });
 }
 
 void arm_cq(NDK_CQ* pub, ULONG type) {
@@ -172,6 +202,13 @@ ULONG get_cq_results_ex(NDK_CQ* pub, NDK_RESULT_EX results[], ULONG count) {
 NTSTATUS control_cq_moderation(NDK_CQ* pub, ULONG interval, ULONG count) {
   Cq* cq = as<Cq>(pub, NdkObjectTypeCq);
   if (cq == nullptr) return STATUS_INVALID_PARAMETER;
+  // Only an adapter that supports moderation can fail it (without the flag the answer is
+  // STATUS_NOT_SUPPORTED, whatever the plan says); the previous settings stay.
+  if (cq->adapter()->has_flag(NDK_ADAPTER_FLAG_CQ_INTERRUPT_MODERATION_SUPPORTED)) {
+    NTSTATUS f = post_fault(cq->adapter(), FaultPoint::ModerateCq, cq,
+                            "NdkControlCqInterruptModeration");
+    if (f != STATUS_SUCCESS) return f;
+  }
   return cq->moderate(interval, count);
 }
 
@@ -182,21 +219,25 @@ NTSTATUS create_mr(NDK_PD* pub, BOOLEAN fast, NDK_FN_CREATE_COMPLETION completio
                    NDK_MR** out) {
   Pd* pd = as<Pd>(pub, NdkObjectTypePd);
   if (pd == nullptr || out == nullptr) return STATUS_INVALID_PARAMETER;
+  CallFault fault = call_fault(pd->adapter(), FaultPoint::CreateMr, pd, "NdkCreateMr");
+  if (fault.fails()) return fault.status;
   return guarded([&] {
     uint32_t index = pd->adapter()->stags().allocate(fast ? core::StagKind::FastMr
                                                          : core::StagKind::Mr);
     if (index == 0) return STATUS_INSUFFICIENT_RESOURCES;
-    return deliver(pd->adapter(), new Mr(pd, fast != 0, index), completion, context, out);
+    return deliver(pd->adapter(), new Mr(pd, fast != 0, index), completion, context, out, fault);
   });
 }
 
 NTSTATUS create_mw(NDK_PD* pub, NDK_FN_CREATE_COMPLETION completion, PVOID context, NDK_MW** out) {
   Pd* pd = as<Pd>(pub, NdkObjectTypePd);
   if (pd == nullptr || out == nullptr) return STATUS_INVALID_PARAMETER;
+  CallFault fault = call_fault(pd->adapter(), FaultPoint::CreateMw, pd, "NdkCreateMw");
+  if (fault.fails()) return fault.status;
   return guarded([&] {
     uint32_t index = pd->adapter()->stags().allocate(core::StagKind::Window);
     if (index == 0) return STATUS_INSUFFICIENT_RESOURCES;
-    return deliver(pd->adapter(), new Mw(pd, index), completion, context, out);
+    return deliver(pd->adapter(), new Mw(pd, index), completion, context, out, fault);
   });
 }
 
@@ -206,10 +247,12 @@ NTSTATUS create_srq(NDK_PD* pub, ULONG depth, ULONG max_sge, ULONG threshold,
                     NDK_SRQ** out) {
   Pd* pd = as<Pd>(pub, NdkObjectTypePd);
   if (pd == nullptr || out == nullptr) return STATUS_INVALID_PARAMETER;
+  CallFault fault = call_fault(pd->adapter(), FaultPoint::CreateSrq, pd, "NdkCreateSrq");
+  if (fault.fails()) return fault.status;
   return guarded([&] {
     Srq* srq = nullptr;
     NTSTATUS s = Srq::create(pd, depth, max_sge, threshold, notify, notify_context, &srq);
-    return s != STATUS_SUCCESS ? s : deliver(pd->adapter(), srq, completion, context, out);
+    return s != STATUS_SUCCESS ? s : deliver(pd->adapter(), srq, completion, context, out, fault);
   });
 }
 
@@ -221,10 +264,12 @@ NTSTATUS create_qp_common(Pd* pd, NDK_CQ* rcq, NDK_CQ* icq, Srq* srq, PVOID qp_c
                srq,          qp_context,                   receive_depth,
                initiator_depth, receive_sge,               initiator_sge,
                inline_bytes};
+  CallFault fault = call_fault(pd->adapter(), FaultPoint::CreateQp, pd, "NdkCreateQp");
+  if (fault.fails()) return fault.status;
   return guarded([&] {
     Qp* qp = nullptr;
     NTSTATUS s = Qp::create(p, &qp);
-    return s != STATUS_SUCCESS ? s : deliver(pd->adapter(), qp, completion, context, out);
+    return s != STATUS_SUCCESS ? s : deliver(pd->adapter(), qp, completion, context, out, fault);
   });
 }
 
@@ -261,7 +306,13 @@ NTSTATUS register_mr(NDK_MR* pub, MDL* mdl, SIZE_T length, ULONG flags,
                      NDK_FN_REQUEST_COMPLETION completion, PVOID context) {
   Mr* mr = as<Mr>(pub, NdkObjectTypeMr);
   if (mr == nullptr) return STATUS_INVALID_PARAMETER;
-  return guarded([&] { return mr->register_memory(mdl, length, flags, completion, context); });
+  CallFault fault = call_fault(mr->adapter(), FaultPoint::RegisterMr, mr, "NdkRegisterMr");
+  if (fault.fails()) return fault.status;
+  return guarded([&] {
+    return request_with_fault(fault, mr, completion, context, [&](auto done, void* ctx) {
+      return mr->register_memory(mdl, length, flags, done, ctx);
+    });
+  });
 }
 
 NTSTATUS deregister_mr(NDK_MR* pub, NDK_FN_REQUEST_COMPLETION completion, PVOID context) {
@@ -274,7 +325,14 @@ NTSTATUS initialize_fast_register_mr(NDK_MR* pub, ULONG pages, BOOLEAN remote,
                                      NDK_FN_REQUEST_COMPLETION completion, PVOID context) {
   Mr* mr = as<Mr>(pub, NdkObjectTypeMr);
   if (mr == nullptr) return STATUS_INVALID_PARAMETER;
-  return guarded([&] { return mr->initialize_fast(pages, remote != 0, completion, context); });
+  CallFault fault = call_fault(mr->adapter(), FaultPoint::InitializeFastRegisterMr, mr,
+                               "NdkInitializeFastRegisterMr");
+  if (fault.fails()) return fault.status;
+  return guarded([&] {
+    return request_with_fault(fault, mr, completion, context, [&](auto done, void* ctx) {
+      return mr->initialize_fast(pages, remote != 0, done, ctx);
+    });
+  });
 }
 
 UINT32 remote_token_from_mr(NDK_MR* pub) {
@@ -305,6 +363,9 @@ NTSTATUS modify_srq(NDK_SRQ* pub, ULONG depth, ULONG threshold,
 NTSTATUS srq_receive(NDK_SRQ* pub, PVOID context, const NDK_SGE* sgl, ULONG count) {
   Srq* srq = as<Srq>(pub, NdkObjectTypeSrq);
   if (srq == nullptr) return STATUS_INVALID_PARAMETER;
+  if (NTSTATUS f = post_fault(srq->adapter(), FaultPoint::SrqReceive, srq, "NdkSrqReceive");
+      f != STATUS_SUCCESS)
+    return f;
   return srq->post(context, sgl, count);
 }
 
@@ -319,6 +380,8 @@ void flush(NDK_QP* pub) {
 NTSTATUS send(NDK_QP* pub, PVOID context, const NDK_SGE* sgl, ULONG count, ULONG flags) {
   Qp* qp = as<Qp>(pub, NdkObjectTypeQp);
   if (qp == nullptr) return STATUS_INVALID_PARAMETER;
+  if (NTSTATUS f = post_fault(qp->adapter(), FaultPoint::Send, qp, "NdkSend"); f != STATUS_SUCCESS)
+    return f;
   return qp->post_send(context, sgl, count, flags, false, 0);
 }
 
@@ -326,12 +389,16 @@ NTSTATUS send_and_invalidate(NDK_QP* pub, PVOID context, const NDK_SGE* sgl, ULO
                              ULONG flags, UINT32 token) {
   Qp* qp = as<Qp>(pub, NdkObjectTypeQp);
   if (qp == nullptr) return STATUS_INVALID_PARAMETER;
+  if (NTSTATUS f = post_fault(qp->adapter(), FaultPoint::Send, qp, "NdkSendAndInvalidate"); f != STATUS_SUCCESS)
+    return f;
   return qp->post_send(context, sgl, count, flags, true, token);
 }
 
 NTSTATUS receive(NDK_QP* pub, PVOID context, const NDK_SGE* sgl, ULONG count) {
   Qp* qp = as<Qp>(pub, NdkObjectTypeQp);
   if (qp == nullptr) return STATUS_INVALID_PARAMETER;
+  if (NTSTATUS f = post_fault(qp->adapter(), FaultPoint::Receive, qp, "NdkReceive"); f != STATUS_SUCCESS)
+    return f;
   return qp->post_receive(context, sgl, count);
 }
 
@@ -339,6 +406,8 @@ NTSTATUS bind(NDK_QP* pub, PVOID context, NDK_MR* mr, NDK_MW* mw, PVOID address,
               ULONG flags) {
   Qp* qp = as<Qp>(pub, NdkObjectTypeQp);
   if (qp == nullptr) return STATUS_INVALID_PARAMETER;
+  if (NTSTATUS f = post_fault(qp->adapter(), FaultPoint::Bind, qp, "NdkBind"); f != STATUS_SUCCESS)
+    return f;
   return guarded([&] {
     return qp->post_bind(context, as<Mr>(mr, NdkObjectTypeMr), as<Mw>(mw, NdkObjectTypeMw),
                          reinterpret_cast<uintptr_t>(address), length, flags);
@@ -350,6 +419,8 @@ NTSTATUS fast_register(NDK_QP* pub, PVOID context, NDK_MR* mr, ULONG page_count,
                        ULONG flags) {
   Qp* qp = as<Qp>(pub, NdkObjectTypeQp);
   if (qp == nullptr) return STATUS_INVALID_PARAMETER;
+  if (NTSTATUS f = post_fault(qp->adapter(), FaultPoint::FastRegister, qp, "NdkFastRegister"); f != STATUS_SUCCESS)
+    return f;
   return guarded([&] {
     return qp->post_fast_register(context, as<Mr>(mr, NdkObjectTypeMr), page_count, pages, fbo,
                                   length, reinterpret_cast<uintptr_t>(base), flags);
@@ -359,6 +430,8 @@ NTSTATUS fast_register(NDK_QP* pub, PVOID context, NDK_MR* mr, ULONG page_count,
 NTSTATUS invalidate(NDK_QP* pub, PVOID context, NDK_OBJECT_HEADER* target, ULONG flags) {
   Qp* qp = as<Qp>(pub, NdkObjectTypeQp);
   if (qp == nullptr) return STATUS_INVALID_PARAMETER;
+  if (NTSTATUS f = post_fault(qp->adapter(), FaultPoint::Invalidate, qp, "NdkInvalidate"); f != STATUS_SUCCESS)
+    return f;
   return qp->post_invalidate(context, Object::from_header(target, NdkObjectTypeUndefined), flags);
 }
 
@@ -366,6 +439,8 @@ NTSTATUS read(NDK_QP* pub, PVOID context, const NDK_SGE* sgl, ULONG count, UINT6
               UINT32 token, ULONG flags) {
   Qp* qp = as<Qp>(pub, NdkObjectTypeQp);
   if (qp == nullptr) return STATUS_INVALID_PARAMETER;
+  if (NTSTATUS f = post_fault(qp->adapter(), FaultPoint::Read, qp, "NdkRead"); f != STATUS_SUCCESS)
+    return f;
   return qp->post_read(context, sgl, count, address, token, flags);
 }
 
@@ -373,6 +448,8 @@ NTSTATUS write(NDK_QP* pub, PVOID context, const NDK_SGE* sgl, ULONG count, UINT
                UINT32 token, ULONG flags) {
   Qp* qp = as<Qp>(pub, NdkObjectTypeQp);
   if (qp == nullptr) return STATUS_INVALID_PARAMETER;
+  if (NTSTATUS f = post_fault(qp->adapter(), FaultPoint::Write, qp, "NdkWrite"); f != STATUS_SUCCESS)
+    return f;
   return qp->post_write(context, sgl, count, address, token, flags);
 }
 
@@ -391,10 +468,13 @@ NTSTATUS connect(NDK_CONNECTOR* pub, NDK_QP* qp, const PSOCKADDR source, ULONG s
                  NDK_FN_REQUEST_COMPLETION completion, PVOID context) {
   Connector* c = as<Connector>(pub, NdkObjectTypeConnector);
   if (c == nullptr) return STATUS_INVALID_PARAMETER;
+  CallFault fault = call_fault(c->adapter(), FaultPoint::Connect, c, "NdkConnect");
+  if (fault.fails()) return fault.status;
   return guarded([&] {
-    return c->connect(as<Qp>(qp, NdkObjectTypeQp), source, source_length, nullptr, destination,
-                      destination_length, inbound, outbound, data, data_length, completion,
-                      context);
+    return request_with_fault(fault, c, completion, context, [&](auto done, void* ctx) {
+      return c->connect(as<Qp>(qp, NdkObjectTypeQp), source, source_length, nullptr, destination,
+                        destination_length, inbound, outbound, data, data_length, done, ctx);
+    });
   });
 }
 
@@ -406,10 +486,14 @@ NTSTATUS connect_with_shared_endpoint(NDK_CONNECTOR* pub, NDK_QP* qp,
   Connector* c = as<Connector>(pub, NdkObjectTypeConnector);
   SharedEndpoint* e = as<SharedEndpoint>(endpoint, NdkObjectTypeSharedEndpoint);
   if (c == nullptr || e == nullptr) return STATUS_INVALID_PARAMETER;
+  CallFault fault =
+      call_fault(c->adapter(), FaultPoint::Connect, c, "NdkConnectWithSharedEndpoint");
+  if (fault.fails()) return fault.status;
   return guarded([&] {
-    return c->connect(as<Qp>(qp, NdkObjectTypeQp), nullptr, 0, e, destination,
-                      destination_length, inbound, outbound, data, data_length, completion,
-                      context);
+    return request_with_fault(fault, c, completion, context, [&](auto done, void* ctx) {
+      return c->connect(as<Qp>(qp, NdkObjectTypeQp), nullptr, 0, e, destination,
+                        destination_length, inbound, outbound, data, data_length, done, ctx);
+    });
   });
 }
 
@@ -418,8 +502,13 @@ NTSTATUS complete_connect(NDK_CONNECTOR* pub, NDK_FN_DISCONNECT_EVENT_CALLBACK e
                           PVOID context) {
   Connector* c = as<Connector>(pub, NdkObjectTypeConnector);
   if (c == nullptr) return STATUS_INVALID_PARAMETER;
-  return guarded(
-      [&] { return c->complete_connect(event, nullptr, event_context, completion, context); });
+  CallFault fault = call_fault(c->adapter(), FaultPoint::CompleteConnect, c, "NdkCompleteConnect");
+  if (fault.fails()) return fault.status;
+  return guarded([&] {
+    return request_with_fault(fault, c, completion, context, [&](auto done, void* ctx) {
+      return c->complete_connect(event, nullptr, event_context, done, ctx);
+    });
+  });
 }
 
 NTSTATUS complete_connect_ex(NDK_CONNECTOR* pub, NDK_FN_DISCONNECT_EVENT_CALLBACK_EX event,
@@ -427,8 +516,13 @@ NTSTATUS complete_connect_ex(NDK_CONNECTOR* pub, NDK_FN_DISCONNECT_EVENT_CALLBAC
                              PVOID context) {
   Connector* c = as<Connector>(pub, NdkObjectTypeConnector);
   if (c == nullptr) return STATUS_INVALID_PARAMETER;
-  return guarded(
-      [&] { return c->complete_connect(nullptr, event, event_context, completion, context); });
+  CallFault fault = call_fault(c->adapter(), FaultPoint::CompleteConnect, c, "NdkCompleteConnectEx");
+  if (fault.fails()) return fault.status;
+  return guarded([&] {
+    return request_with_fault(fault, c, completion, context, [&](auto done, void* ctx) {
+      return c->complete_connect(nullptr, event, event_context, done, ctx);
+    });
+  });
 }
 
 NTSTATUS accept(NDK_CONNECTOR* pub, NDK_QP* qp, ULONG inbound, ULONG outbound, const PVOID data,
@@ -436,9 +530,13 @@ NTSTATUS accept(NDK_CONNECTOR* pub, NDK_QP* qp, ULONG inbound, ULONG outbound, c
                 NDK_FN_REQUEST_COMPLETION completion, PVOID context) {
   Connector* c = as<Connector>(pub, NdkObjectTypeConnector);
   if (c == nullptr) return STATUS_INVALID_PARAMETER;
+  CallFault fault = call_fault(c->adapter(), FaultPoint::Accept, c, "NdkAccept");
+  if (fault.fails()) return fault.status;
   return guarded([&] {
-    return c->accept(as<Qp>(qp, NdkObjectTypeQp), inbound, outbound, data, data_length, event,
-                     nullptr, event_context, completion, context);
+    return request_with_fault(fault, c, completion, context, [&](auto done, void* ctx) {
+      return c->accept(as<Qp>(qp, NdkObjectTypeQp), inbound, outbound, data, data_length, event,
+                       nullptr, event_context, done, ctx);
+    });
   });
 }
 
@@ -447,9 +545,13 @@ NTSTATUS accept_ex(NDK_CONNECTOR* pub, NDK_QP* qp, ULONG inbound, ULONG outbound
                    PVOID event_context, NDK_FN_REQUEST_COMPLETION completion, PVOID context) {
   Connector* c = as<Connector>(pub, NdkObjectTypeConnector);
   if (c == nullptr) return STATUS_INVALID_PARAMETER;
+  CallFault fault = call_fault(c->adapter(), FaultPoint::Accept, c, "NdkAcceptEx");
+  if (fault.fails()) return fault.status;
   return guarded([&] {
-    return c->accept(as<Qp>(qp, NdkObjectTypeQp), inbound, outbound, data, data_length, nullptr,
-                     event, event_context, completion, context);
+    return request_with_fault(fault, c, completion, context, [&](auto done, void* ctx) {
+      return c->accept(as<Qp>(qp, NdkObjectTypeQp), inbound, outbound, data, data_length, nullptr,
+                       event, event_context, done, ctx);
+    });
   });
 }
 
@@ -481,14 +583,25 @@ NTSTATUS connector_peer_address(NDK_CONNECTOR* pub, PSOCKADDR address, ULONG* le
 NTSTATUS disconnect(NDK_CONNECTOR* pub, NDK_FN_REQUEST_COMPLETION completion, PVOID context) {
   Connector* c = as<Connector>(pub, NdkObjectTypeConnector);
   if (c == nullptr) return STATUS_INVALID_PARAMETER;
-  return guarded([&] { return c->disconnect(completion, context); });
+  CallFault fault = call_fault(c->adapter(), FaultPoint::Disconnect, c, "NdkDisconnect");
+  if (fault.fails()) return fault.status;
+  return guarded([&] {
+    return request_with_fault(fault, c, completion, context,
+                              [&](auto done, void* ctx) { return c->disconnect(done, ctx); });
+  });
 }
 
 NTSTATUS listen(NDK_LISTENER* pub, const PSOCKADDR address, ULONG length,
                 NDK_FN_REQUEST_COMPLETION completion, PVOID context) {
   Listener* l = as<Listener>(pub, NdkObjectTypeListener);
   if (l == nullptr) return STATUS_INVALID_PARAMETER;
-  return guarded([&] { return l->listen(address, length, completion, context); });
+  CallFault fault = call_fault(l->adapter(), FaultPoint::Listen, l, "NdkListen");
+  if (fault.fails()) return fault.status;
+  return guarded([&] {
+    return request_with_fault(fault, l, completion, context, [&](auto done, void* ctx) {
+      return l->listen(address, length, done, ctx);
+    });
+  });
 }
 
 NTSTATUS listener_address(NDK_LISTENER* pub, PSOCKADDR address, ULONG* length) {
@@ -503,7 +616,7 @@ void control_connect_events(NDK_LISTENER* pub, BOOLEAN pause) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// The tables (slot order of ndkpi.md 1.4; every slot filled)
+// The tables (the slot order of the NDK_*_DISPATCH structures; every slot filled)
 
 const NDK_ADAPTER_DISPATCH kAdapter = {
     query_extension, query_adapter_info, create_cq, create_pd, create_shared_endpoint,

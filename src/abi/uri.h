@@ -15,7 +15,7 @@ struct ParsedUri {
 };
 
 NTSTATUS parse_uri(const char* text, ParsedUri* out);
-// ndkpi.md 1.6: major 1 -> 1.2, major 2 -> 2.1, otherwise NDIS_STATUS_BAD_VERSION.
+// NDK_VERSION negotiation: major 1 -> 1.2, major 2 -> 2.1, otherwise NDIS_STATUS_BAD_VERSION.
 NTSTATUS negotiate_version(NDK_VERSION requested, NDK_VERSION* result);
 
 }  // namespace softndk::abi

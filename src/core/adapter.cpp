@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "core/profiles.h"
 #include "util/log.h"
 
 namespace softndk::core {
@@ -36,7 +37,8 @@ AdapterConfig AdapterConfig::defaults(const transport::Capabilities& caps) {
                    NDK_ADAPTER_FLAG_RDMA_READ_LOCAL_INVALIDATE_SUPPORTED |
                    NDK_ADAPTER_FLAG_CQ_RESIZE_SUPPORTED |
                    NDK_ADAPTER_FLAG_LOOPBACK_CONNECTIONS_SUPPORTED;
-  i.RdmaTechnology = caps.name == "tcp" ? NdkiWarp : NdkUndefined;
+  // tcp and shm carry RDMAP/DDP (RFC 5040/5041): a Send or Write completes when the link took it.
+  i.RdmaTechnology = caps.name == "tcp" || caps.name == "shm" ? NdkiWarp : NdkUndefined;
   return c;
 }
 
@@ -52,7 +54,22 @@ bool parse_u64(const std::string& text, uint64_t* out) {
 }
 }  // namespace
 
+bool AdapterConfig::apply_fault_option(const std::string& key, const std::string& value,
+                                       NTSTATUS* status) {
+  if (key == "faults") {
+    has_faults = true;
+    faults = value;  // parsed when the adapter opens (Adapter::apply_fault_options)
+    *status = STATUS_SUCCESS;
+    return true;
+  }
+  if (key != "fault_seed") return false;
+  *status = parse_u64(value, &fault_seed) ? STATUS_SUCCESS : STATUS_INVALID_PARAMETER;
+  has_fault_seed = *status == STATUS_SUCCESS;
+  return true;
+}
+
 NTSTATUS AdapterConfig::apply_option(const std::string& key, const std::string& value) {
+  if (NTSTATUS s; apply_direction_option(key, value, this, &s)) return s;
   uint64_t v = 0;
   auto u32 = [&](ULONG* field, uint64_t min, uint64_t max) -> NTSTATUS {
     if (!parse_u64(value, &v) || v < min || v > max) return STATUS_INVALID_PARAMETER;
@@ -118,6 +135,7 @@ NTSTATUS AdapterConfig::apply_option(const std::string& key, const std::string& 
     }
     return STATUS_SUCCESS;
   }
+  if (NTSTATUS s; apply_fault_option(key, value, &s)) return s;
   if (key == "seed") {
     if (!parse_u64(value, &v)) return STATUS_INVALID_PARAMETER;
     seed = v;
@@ -137,8 +155,19 @@ NTSTATUS Adapter::open(NDK_VERSION version, const TransportFactory& make_transpo
   std::unique_ptr<Adapter> adapter(new Adapter(version, tables));
   NTSTATUS status = make_transport(&adapter->dispatcher_, &adapter->transport_);
   if (status != STATUS_SUCCESS) return status;
-  AdapterConfig config = AdapterConfig::defaults(adapter->transport_->capabilities());
+  const transport::Capabilities& caps = adapter->transport_->capabilities();
+  AdapterConfig config = AdapterConfig::defaults(caps);
+  // The profile first, so that every other option overrides its values.
+  if (auto it = options.find("profile"); it != options.end()) {
+    const Profile* profile = find_profile(it->second);
+    if (profile == nullptr) {
+      SOFTNDK_LOG(Warn, "adapter URI: unknown profile '%s'", it->second.c_str());
+      return STATUS_INVALID_PARAMETER;
+    }
+    apply_profile(*profile, caps.max_private_data_request, caps.max_private_data_reply, &config);
+  }
   for (const auto& [key, value] : options) {
+    if (key == "profile") continue;
     status = config.apply_option(key, value);
     if (status != STATUS_SUCCESS) {
       SOFTNDK_LOG(Warn, "adapter URI: bad option '%s=%s'", key.c_str(), value.c_str());
@@ -149,8 +178,68 @@ NTSTATUS Adapter::open(NDK_VERSION version, const TransportFactory& make_transpo
   adapter->config_ = config;
   adapter->random_state_ = config.seed * 0x9E3779B97F4A7C15ull + 1;
   adapter->stags_ = std::make_unique<StagTable>(config.stag_capacity);
+  status = adapter->apply_fault_options();
+  if (status != STATUS_SUCCESS) return status;
+  // call.open_adapter (docs/faults.md): the open fails as a provider that is out of resources
+  // (NDIS_STATUS_RESOURCES) or whose NDK service is disabled (NDIS_STATUS_ADAPTER_NOT_READY)
+  // fails it; the half-built adapter goes away with everything it started.
+  if (FaultPlan* plan = adapter->faults(); plan != nullptr) {
+    FaultAction action;
+    if (plan->fire(FaultPoint::OpenAdapter, adapter.get(), "SoftNdkOpenAdapter", &action))
+      return action.status;
+  }
   *out = adapter.release();
   return STATUS_SUCCESS;
+}
+
+NTSTATUS Adapter::apply_fault_options() {
+  // The URI wins; the environment serves consumers that cannot change their URI.
+  std::string text = config_.faults;
+  uint64_t seed = config_.fault_seed;
+  if (!config_.has_faults) {
+    const char* env = std::getenv("SOFTNDK_FAULTS");
+    text = env != nullptr ? env : "";
+  }
+  if (!config_.has_fault_seed) {
+    const char* env = std::getenv("SOFTNDK_FAULT_SEED");
+    if (env != nullptr && *env != '\0' && !parse_u64(env, &seed)) {
+      SOFTNDK_LOG(Warn, "SOFTNDK_FAULT_SEED: not a number: '%s'", env);
+      return STATUS_INVALID_PARAMETER;
+    }
+  }
+  if (text.empty()) {
+    if (config_.has_faults) SOFTNDK_LOG(Warn, "adapter URI: empty fault plan");
+    return config_.has_faults ? STATUS_INVALID_PARAMETER : STATUS_SUCCESS;
+  }
+  return set_fault_plan(text, seed);
+}
+
+NTSTATUS Adapter::set_fault_plan(std::string_view text, uint64_t seed) {
+  std::unique_ptr<FaultPlan> plan;
+  if (!text.empty()) {
+    std::string error;
+    NTSTATUS status = FaultPlan::parse(text, seed, &plan, &error);
+    if (status == STATUS_SUCCESS && !plan->check_transport(transport_->capabilities().name, &error))
+      status = STATUS_INVALID_PARAMETER;
+    if (status != STATUS_SUCCESS) {
+      SOFTNDK_LOG(Warn, "fault plan '%.*s': %s", static_cast<int>(text.size()), text.data(),
+                  error.c_str());
+      return status;
+    }
+    SOFTNDK_LOG(Info, "fault plan '%.*s', seed %llu", static_cast<int>(text.size()), text.data(),
+                static_cast<unsigned long long>(seed));
+  }
+  std::lock_guard lock(faults_mutex_);
+  faults_.store(plan.get(), std::memory_order_release);
+  if (plan != nullptr) fault_plans_.push_back(std::move(plan));
+  return STATUS_SUCCESS;
+}
+
+uint64_t Adapter::faults_injected() {
+  std::lock_guard lock(faults_mutex_);
+  uint64_t total = 0;
+  for (const auto& plan : fault_plans_) total += plan->fired();
+  return total;
 }
 
 Adapter::~Adapter() {
@@ -174,12 +263,13 @@ void Adapter::close_blocking() {
           children_.load() != 0) {
         SOFTNDK_LOG(Warn,
                     "adapter close: %lld objects are still open; waiting for the consumer to "
-                    "close them (a consumer bug, ndkpi.md 1.6)",
+                    "close them (a consumer bug: CLOSE_NDK_ADAPTER_HANDLER)",
                     static_cast<long long>(children_.load()));
         deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
       }
     }
   }
+  if (observer_ != nullptr) observer_->on_children_closed();
   // Every child is gone, so every close completion has returned; let queued work finish.
   dispatcher_.stop();
 }
@@ -241,10 +331,13 @@ void Adapter::retire_traffic(TrafficCounters* traffic) {
 NTSTATUS Adapter::query_counters(void* out, ULONG* size) {
   struct Layout {
     uint64_t connects, accepts, connect_failures, connection_errors, active, cq_errors, in_octets,
-        out_octets, in_frames, out_frames;
+        out_octets, in_frames, out_frames, faults_injected;
   };
+  // Callers built before FaultsInjected was appended pass the older, smaller size: they get
+  // the counters they know.
+  constexpr ULONG kOld = offsetof(Layout, faults_injected);
   if (size == nullptr) return STATUS_INVALID_PARAMETER;
-  if (out == nullptr || *size < sizeof(Layout)) {
+  if (out == nullptr || *size < kOld) {
     *size = sizeof(Layout);
     return STATUS_BUFFER_TOO_SMALL;
   }
@@ -268,8 +361,10 @@ NTSTATUS Adapter::query_counters(void* out, ULONG* size) {
       c.out_frames += t->out_frames.load(std::memory_order_relaxed);
     }
   }
-  std::memcpy(out, &c, sizeof c);
-  *size = sizeof c;
+  c.faults_injected = faults_injected();
+  const ULONG written = *size >= sizeof c ? ULONG{sizeof c} : kOld;
+  std::memcpy(out, &c, written);
+  *size = written;
   return STATUS_SUCCESS;
 }
 

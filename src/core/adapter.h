@@ -1,6 +1,6 @@
 // The adapter: root of the object tree. Owns the limits it reports (and enforces), the
 // transport instance, the event thread, the STag and logical-address tables, and the count of
-// live children that the blocking adapter close waits for (ndkpi.md 1.6).
+// live children that the blocking adapter close waits for (CLOSE_NDK_ADAPTER_HANDLER).
 #pragma once
 
 #include <atomic>
@@ -16,6 +16,7 @@
 #include <softndk/ndkpi.h>
 
 #include "core/dispatcher.h"
+#include "core/faults.h"
 #include "core/memory.h"
 #include "core/object.h"
 #include "transport/transport.h"
@@ -46,11 +47,20 @@ struct AdapterConfig {
   uint32_t stag_capacity = 1u << 16;
   uint32_t connect_timeout_ms = 10000;  // reply, ready leg, disconnect handshake
   uint64_t seed = 1;
+  uint32_t max_frmr_pages = 1u << 20;  // NdkInitializeFastRegisterMr's AdapterPageCount limit
+  std::string profile = "softndk";      // core/profiles.h
+  // Fault injection (docs/faults.md): the URI's `faults=` and `fault_seed=`.
+  bool has_faults = false;
+  std::string faults;
+  bool has_fault_seed = false;
+  uint64_t fault_seed = 1;
 
   static AdapterConfig defaults(const transport::Capabilities& caps);
   // Applies one "key=value" option of the adapter URI; STATUS_INVALID_PARAMETER when the key
   // is unknown or the value malformed or out of range.
   NTSTATUS apply_option(const std::string& key, const std::string& value);
+  // faults= and fault_seed=: true when `key` is one of them (*status set).
+  bool apply_fault_option(const std::string& key, const std::string& value, NTSTATUS* status);
 };
 
 class Qp;
@@ -90,6 +100,10 @@ class Adapter final : public Object {
   StagTable& stags() { return *stags_; }
   LamTable& lams() { return lams_; }
 
+  // Verifier mode (abi/verifier.h); set once at open, before any child exists.
+  ObjectObserver* observer() const { return observer_; }
+  void set_observer(ObjectObserver* observer) { observer_ = observer; }
+
   void child_created() { children_.fetch_add(1, std::memory_order_relaxed); }
   void child_destroyed();
   // Blocks until every child is closed and every callback has returned, then stops.
@@ -112,6 +126,14 @@ class Adapter final : public Object {
   void release_lam(NDK_LOGICAL_ADDRESS_MAPPING* lam);
   NTSTATUS query_info(NDK_ADAPTER_INFO* info, ULONG* size);
 
+  // Fault injection (core/faults.h, docs/faults.md). faults() is the one load the hooks make:
+  // null (the usual case) means no plan, and the hook costs a predictable branch.
+  FaultPlan* faults() const { return faults_.load(std::memory_order_acquire); }
+  // Replaces the plan (empty text: none). STATUS_INVALID_PARAMETER (logged, plan unchanged)
+  // for a malformed plan or one the transport cannot honour.
+  NTSTATUS set_fault_plan(std::string_view text, uint64_t seed);
+  uint64_t faults_injected();
+
   // Counters (softndk.h SoftNdkQueryAdapterCounters).
   ConnectionCounters& counters() { return counters_; }
   void register_traffic(TrafficCounters* traffic);
@@ -122,6 +144,7 @@ class Adapter final : public Object {
   NDK_VERSION version_;
   AdapterConfig config_;
   const DispatchTables* tables_;
+  ObjectObserver* observer_ = nullptr;
   std::unique_ptr<StagTable> stags_;
   LamTable lams_;
   transport::TransportPtr transport_;
@@ -132,11 +155,16 @@ class Adapter final : public Object {
   std::mutex traffic_mutex_;
   std::vector<TrafficCounters*> traffic_;
   uint64_t retired_[4] = {0, 0, 0, 0};
+  std::atomic<FaultPlan*> faults_{nullptr};
+  std::mutex faults_mutex_;
+  // Every plan ever set, kept until the adapter goes: a hook may still use a replaced one.
+  std::vector<std::unique_ptr<FaultPlan>> fault_plans_;
   std::mutex random_mutex_;
   uint64_t random_state_ = 1;
   Dispatcher dispatcher_;  // its thread starts after everything above exists
 
   Adapter(NDK_VERSION version, const DispatchTables* tables);
+  NTSTATUS apply_fault_options();  // at open: the URI's plan, else SOFTNDK_FAULTS
 };
 
 // Validates an MDL chain for Length bytes: every element begins where the previous one ended.

@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "util/log.h"
+#include "util/status.h"
 
 namespace softndk::core {
 
@@ -22,16 +23,43 @@ std::vector<std::byte> bytes_of(const void* data, ULONG length) {
 }
 }  // namespace
 
-NTSTATUS copy_address(const SockAddr& address, sockaddr* out, ULONG* length) {
-  if (length == nullptr) return STATUS_INVALID_PARAMETER;
-  ULONG needed = address.length();
-  if (out == nullptr || *length < needed) {
-    *length = needed;
-    return STATUS_BUFFER_TOO_SMALL;
+// ---------------------------------------------------------------------------------------------
+// Connector: the state machine
+
+std::string_view Connector::to_string(State state) {
+  switch (state) {
+    case State::Idle:
+      return "idle";
+    case State::Connecting:
+      return "connecting";
+    case State::ConnectReplied:
+      return "connect-replied";
+    case State::Incoming:
+      return "incoming";
+    case State::Accepting:
+      return "accepting";
+    case State::Connected:
+      return "connected";
+    case State::Disconnecting:
+      return "disconnecting";
+    case State::Done:
+      return "done";
   }
-  std::memcpy(out, address.raw(), needed);
-  *length = needed;
-  return STATUS_SUCCESS;
+  return "?";
+}
+
+std::string_view Connector::state_name() {
+  std::lock_guard lock(mutex_);
+  return to_string(state_);
+}
+
+uint64_t Connector::transition_locked(State to, const char* event, NTSTATUS status) {
+  SOFTNDK_LOG(Debug, "connector %p: %s -> %s (%s%s%s)", static_cast<void*>(this),
+              to_string(state_).data(), to_string(to).data(), event,
+              status != STATUS_SUCCESS ? ": " : "",
+              status != STATUS_SUCCESS ? util::status_name(status) : "");
+  state_ = to;
+  return ++generation_;  // timers armed for an earlier state see a stale generation
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -102,8 +130,7 @@ void Connector::arm_timeout(State expected, uint64_t generation) {
       std::lock_guard lock(mutex_);
       timer_id_ = 0;
       if (state_ == expected && generation_ == generation) {
-        state_ = State::Done;
-        ++generation_;
+        transition_locked(State::Done, "timed out");
         taken = take(expected == State::Connecting      ? connect_
                      : expected == State::Disconnecting ? disconnect_
                                                         : accept_);
@@ -133,6 +160,21 @@ void Connector::detach_qp() {
   if (qp != nullptr) qp->setup_failed(this);
 }
 
+bool Connector::connect_addresses(const sockaddr* source, ULONG source_length,
+                                  SharedEndpoint* shared, const sockaddr* destination,
+                                  ULONG destination_length, SockAddr* source_address,
+                                  SockAddr* destination_address) const {
+  if (!destination_address->assign(destination, destination_length) ||
+      destination_address->is_wildcard() || destination_address->port() == 0)
+    return false;
+  if (shared != nullptr) {
+    return shared->adapter() == adapter() &&
+           shared->endpoint()->address().family() == destination_address->family();
+  }
+  return source_address->assign(source, source_length) &&
+         source_address->family() == destination_address->family();
+}
+
 NTSTATUS Connector::connect(Qp* qp, const sockaddr* source, ULONG source_length,
                             SharedEndpoint* shared, const sockaddr* destination,
                             ULONG destination_length, ULONG inbound_limit, ULONG outbound_limit,
@@ -142,18 +184,10 @@ NTSTATUS Connector::connect(Qp* qp, const sockaddr* source, ULONG source_length,
   if (private_data_length > info.MaxCallerData) return STATUS_INVALID_BUFFER_SIZE;
   if (private_data_length != 0 && private_data == nullptr) return STATUS_INVALID_PARAMETER;
   if (qp == nullptr || qp->adapter() != adapter()) return STATUS_INVALID_PARAMETER;
-  SockAddr destination_address;
-  if (!destination_address.assign(destination, destination_length) ||
-      destination_address.is_wildcard() || destination_address.port() == 0)
+  SockAddr source_address, destination_address;
+  if (!connect_addresses(source, source_length, shared, destination, destination_length,
+                         &source_address, &destination_address))
     return STATUS_INVALID_PARAMETER;
-  SockAddr source_address;
-  if (shared == nullptr) {
-    if (!source_address.assign(source, source_length)) return STATUS_INVALID_PARAMETER;
-    if (source_address.family() != destination_address.family()) return STATUS_INVALID_PARAMETER;
-  } else if (shared->adapter() != adapter() ||
-             shared->endpoint()->address().family() != destination_address.family()) {
-    return STATUS_INVALID_PARAMETER;
-  }
   {
     std::lock_guard lock(mutex_);
     if (state_ != State::Idle) return STATUS_INVALID_DEVICE_STATE;
@@ -186,18 +220,28 @@ NTSTATUS Connector::connect(Qp* qp, const sockaddr* source, ULONG source_length,
       shared_->add_ref();
     }
     endpoint_ = endpoint;
-    state_ = State::Connecting;
-    generation = ++generation_;
+    generation = transition_locked(State::Connecting, "connect");
     begin_pending(connect_, completion, context);
   }
+  return start_connection(qp, endpoint, destination_address, request, generation);
+}
+
+NTSTATUS Connector::start_connection(Qp* qp, const transport::EndpointRef& endpoint,
+                                     const SockAddr& destination_address,
+                                     const ConnectionParams& request, uint64_t generation) {
+  if (lose_request_fault()) [[unlikely]] {
+    // conn.timeout (docs/faults.md): the request is lost, nobody ever answers.
+    arm_timeout(State::Connecting, generation);
+    return STATUS_PENDING;
+  }
   transport::ConnectionPtr connection;
-  status = adapter()->transport().connect(endpoint, destination_address, request, this,
-                                          &connection);
+  NTSTATUS status = adapter()->transport().connect(endpoint, destination_address, request, this,
+                                                   &connection);
   if (status != STATUS_SUCCESS) {
     Pending taken;
     {
       std::lock_guard lock(mutex_);
-      state_ = State::Done;
+      transition_locked(State::Done, "connect refused inline", status);
       taken = take(connect_);
     }
     qp->setup_failed(this);
@@ -226,6 +270,12 @@ NTSTATUS Connector::connect(Qp* qp, const sockaddr* source, ULONG source_length,
   return STATUS_PENDING;
 }
 
+bool Connector::lose_request_fault() {
+  FaultPlan* faults = adapter()->faults();
+  FaultAction action;
+  return faults != nullptr && faults->fire(FaultPoint::ConnTimeout, this, "NdkConnect", &action);
+}
+
 void Connector::finish_reply() {
   Pending taken;
   transport::ConnectionPtr connection;
@@ -236,7 +286,7 @@ void Connector::finish_reply() {
     connection = connection_;
   }
   if (!taken.active) return;
-  qp_->prepare(connection, effective_inbound_, effective_outbound_);
+  qp_->prepare(connection, effective_inbound_, effective_outbound_, true);
   finish_pending(taken, STATUS_SUCCESS);
 }
 
@@ -247,8 +297,7 @@ void Connector::on_reply(const ConnectionParams& peer) {
     std::lock_guard lock(mutex_);
     if (state_ != State::Connecting) return;
     const NDK_ADAPTER_INFO& info = adapter()->info();
-    state_ = State::ConnectReplied;
-    ++generation_;
+    transition_locked(State::ConnectReplied, "reply");
     peer_data_ = peer.private_data;
     peer_data_max_ = info.MaxCalleeData;
     peer_inbound_ = peer.inbound_read_limit;
@@ -264,7 +313,7 @@ void Connector::on_reply(const ConnectionParams& peer) {
     taken = take(connect_);
     connection = connection_;
   }
-  qp_->prepare(connection, effective_inbound_, effective_outbound_);
+  qp_->prepare(connection, effective_inbound_, effective_outbound_, true);
   finish_pending(taken, STATUS_SUCCESS);
 }
 
@@ -273,8 +322,7 @@ void Connector::on_connect_failed(NTSTATUS status, std::vector<std::byte> reject
   {
     std::lock_guard lock(mutex_);
     if (state_ != State::Connecting) return;
-    state_ = State::Done;
-    ++generation_;
+    transition_locked(State::Done, "connect failed", status);
     addresses_valid_ = false;
     if (status == STATUS_CONNECTION_REFUSED) {
       peer_data_ = std::move(reject_data);
@@ -297,7 +345,7 @@ NTSTATUS Connector::complete_connect(NDK_FN_DISCONNECT_EVENT_CALLBACK event,
     std::lock_guard lock(mutex_);
     if (state_ != State::ConnectReplied) return STATUS_CONNECTION_INVALID;
     if (peer_gave_up_) {
-      state_ = State::Done;
+      transition_locked(State::Done, "complete after the peer gave up");
       connection = nullptr;
     } else {
       connection = connection_;
@@ -314,7 +362,8 @@ NTSTATUS Connector::complete_connect(NDK_FN_DISCONNECT_EVENT_CALLBACK event,
   NTSTATUS status = connection->complete(qp_);
   {
     std::lock_guard lock(mutex_);
-    state_ = status == STATUS_SUCCESS ? State::Connected : State::Done;
+    transition_locked(status == STATUS_SUCCESS ? State::Connected : State::Done, "complete",
+                      status);
     have_connection_data_ = false;
   }
   if (status != STATUS_SUCCESS) {
@@ -340,7 +389,7 @@ NTSTATUS Connector::accept(Qp* qp, ULONG inbound_limit, ULONG outbound_limit,
     std::lock_guard lock(mutex_);
     if (state_ != State::Incoming) return STATUS_INVALID_DEVICE_STATE;
     if (peer_gave_up_) {
-      state_ = State::Done;
+      transition_locked(State::Done, "accept after the peer gave up");
       return STATUS_CONNECTION_ABORTED;
     }
   }
@@ -360,18 +409,17 @@ NTSTATUS Connector::accept(Qp* qp, ULONG inbound_limit, ULONG outbound_limit,
     disconnect_event_ = event;
     disconnect_event_ex_ = event_ex;
     disconnect_event_context_ = event_context;
-    state_ = State::Accepting;
     have_connection_data_ = false;
-    generation = ++generation_;
+    generation = transition_locked(State::Accepting, "accept");
     begin_pending(accept_, completion, context);
   }
-  qp->prepare(connection_, effective_inbound_, effective_outbound_);
+  qp->prepare(connection_, effective_inbound_, effective_outbound_, false);
   NTSTATUS status = connection_->accept(reply, qp);
   if (status != STATUS_SUCCESS) {
     Pending taken;
     {
       std::lock_guard lock(mutex_);
-      state_ = State::Done;
+      transition_locked(State::Done, "accept failed", status);
       taken = take(accept_);
     }
     if (!taken.active) {
@@ -392,8 +440,7 @@ void Connector::on_established() {
   {
     std::lock_guard lock(mutex_);
     if (state_ != State::Accepting) return;
-    state_ = State::Connected;
-    ++generation_;
+    transition_locked(State::Connected, "established");
     taken = take(accept_);
   }
   adapter()->counters().accepts.fetch_add(1, std::memory_order_relaxed);
@@ -406,8 +453,7 @@ void Connector::on_setup_aborted(NTSTATUS status) {
   {
     std::lock_guard lock(mutex_);
     if (state_ == State::Accepting) {
-      state_ = State::Done;
-      ++generation_;
+      transition_locked(State::Done, "setup aborted", status);
       taken = take(accept_);
     } else if (state_ == State::Incoming || state_ == State::ConnectReplied) {
       peer_gave_up_ = true;  // a later accept/reject/complete fails with CONNECTION_ABORTED
@@ -433,7 +479,7 @@ NTSTATUS Connector::reject(const void* private_data, ULONG private_data_length) 
       return STATUS_INVALID_DEVICE_STATE;
     active = state_ == State::ConnectReplied;
     bool gave_up = peer_gave_up_;
-    state_ = State::Done;
+    transition_locked(State::Done, "reject");
     have_connection_data_ = false;
     if (gave_up) {
       if (active) {
@@ -463,7 +509,7 @@ NTSTATUS Connector::connection_data(ULONG* inbound_limit, ULONG* outbound_limit,
   if (inbound_limit != nullptr) *inbound_limit = effective_inbound_;
   if (outbound_limit != nullptr) *outbound_limit = effective_outbound_;
   if (private_data_length == nullptr) return STATUS_SUCCESS;
-  // RDS: the direction's maximum, the received bytes followed by zeros (ndkpi.md 2.11.6).
+  // RDS: the direction's maximum, the received bytes followed by zeros (NDKPI NDK_FN_GET_CONNECTION_DATA).
   ULONG rds = peer_data_max_;
   if (private_data == nullptr) {
     if (*private_data_length != 0) return STATUS_INVALID_PARAMETER;
@@ -505,9 +551,8 @@ NTSTATUS Connector::disconnect(NDK_FN_REQUEST_COMPLETION completion, void* conte
   {
     std::lock_guard lock(mutex_);
     if (state_ != State::Connected) return STATUS_CONNECTION_INVALID;
-    state_ = State::Disconnecting;
     local_teardown_ = true;
-    generation = ++generation_;
+    generation = transition_locked(State::Disconnecting, "disconnect");
     begin_pending(disconnect_, completion, context);
   }
   arm_timeout(State::Disconnecting, generation);
@@ -521,8 +566,7 @@ void Connector::qp_link_closed(bool graceful, bool local) {
   {
     std::lock_guard lock(mutex_);
     if (state_ == State::Disconnecting && local) {
-      state_ = State::Done;
-      ++generation_;
+      transition_locked(State::Done, "disconnected");
       taken = take(disconnect_);
     } else if (!local_teardown_ && !disconnect_event_fired_ && !closing()) {
       disconnect_event_fired_ = true;
@@ -550,8 +594,7 @@ void Connector::on_close() {
     std::lock_guard lock(mutex_);
     state = state_;
     local_teardown_ = true;
-    ++generation_;
-    state_ = State::Done;
+    transition_locked(State::Done, "closed");
     connect = take(connect_);
     accept = take(accept_);
     disconnect = take(disconnect_);
@@ -570,7 +613,7 @@ void Connector::on_close() {
     }
     qp_->detach(this);
   }
-  // Pending requests end before the close completes (ndkpi.md 1.5 rule 7).
+  // Pending requests end before the close completes ("NDKPI Object Lifetime Requirements": a close cancels what is pending).
   auto cancel = [this](Pending p) {
     if (!p.active) return;
     adapter()->dispatcher().post([this, p]() mutable { finish_pending(p, STATUS_CANCELLED); });
@@ -591,95 +634,6 @@ void Connector::on_destroy() {
   if (qp_ != nullptr) qp_->release();
   if (shared_ != nullptr) shared_->release();
   if (listener_ != nullptr) listener_->release();
-}
-
-// ---------------------------------------------------------------------------------------------
-// Listener
-
-Listener::Listener(Adapter* adapter, NDK_FN_CONNECT_EVENT_CALLBACK callback, void* context)
-    : Object(adapter, NdkObjectTypeListener, adapter->tables().listener),
-      callback_(callback),
-      callback_context_(context) {}
-
-NTSTATUS Listener::listen(const sockaddr* address, ULONG length,
-                          NDK_FN_REQUEST_COMPLETION completion, void* context) {
-  SockAddr local;
-  if (!local.assign(address, length)) return STATUS_INVALID_PARAMETER;
-  std::lock_guard lock(mutex_);
-  if (endpoint_ != nullptr) return STATUS_INVALID_DEVICE_STATE;
-  transport::EndpointRef endpoint;
-  NTSTATUS status =
-      adapter()->transport().bind(local, transport::EndpointUse::Listener, &endpoint);
-  if (status != STATUS_SUCCESS) return status;
-  status = endpoint->listen(this);
-  if (status != STATUS_SUCCESS) return status;
-  endpoint_ = endpoint;
-  return adapter()->finish_request(this, STATUS_SUCCESS, completion, context);
-}
-
-NTSTATUS Listener::local_address(sockaddr* address, ULONG* length) {
-  transport::EndpointRef endpoint;
-  {
-    std::lock_guard lock(mutex_);
-    endpoint = endpoint_;
-  }
-  if (endpoint == nullptr) return STATUS_INVALID_DEVICE_STATE;
-  return copy_address(endpoint->address(), address, length);
-}
-
-void Listener::control(bool pause) {
-  paused_.store(pause, std::memory_order_seq_cst);
-  if (pause && !adapter()->dispatcher().on_dispatcher_thread()) {
-    // No connect event may start after this returns: wait out one that is starting.
-    while (in_event_.load(std::memory_order_seq_cst)) std::this_thread::yield();
-  }
-}
-
-bool Listener::on_request(transport::ConnectionPtr connection, const ConnectionParams& request) {
-  in_event_.store(true, std::memory_order_seq_cst);
-  if (paused_.load(std::memory_order_seq_cst) || closing()) {
-    in_event_.store(false, std::memory_order_seq_cst);
-    return false;  // as if nobody listened: the requester is refused
-  }
-  auto* connector = new Connector(this, std::move(connection), request);
-  callback_(callback_context_, connector->as_public<NDK_CONNECTOR>());
-  in_event_.store(false, std::memory_order_seq_cst);
-  return true;
-}
-
-void Listener::on_close() {
-  transport::EndpointRef endpoint;
-  {
-    std::lock_guard lock(mutex_);
-    endpoint = endpoint_;
-  }
-  // New requests are refused from now on (ndkpi.md 4.5.4); the endpoint itself lives on while
-  // accepted connectors hold it.
-  if (endpoint != nullptr) endpoint->stop_listening();
-  std::lock_guard lock(mutex_);
-  endpoint_.reset();
-}
-
-// ---------------------------------------------------------------------------------------------
-// SharedEndpoint
-
-SharedEndpoint::SharedEndpoint(Adapter* adapter, transport::EndpointRef endpoint)
-    : Object(adapter, NdkObjectTypeSharedEndpoint, adapter->tables().shared_endpoint),
-      endpoint_(std::move(endpoint)) {}
-
-NTSTATUS SharedEndpoint::create(Adapter* adapter, const sockaddr* address, ULONG length,
-                                SharedEndpoint** out) {
-  SockAddr local;
-  if (!local.assign(address, length)) return STATUS_INVALID_PARAMETER;
-  transport::EndpointRef endpoint;
-  NTSTATUS status = adapter->transport().bind(local, transport::EndpointUse::Shared, &endpoint);
-  if (status != STATUS_SUCCESS) return status;
-  *out = new SharedEndpoint(adapter, std::move(endpoint));
-  return STATUS_SUCCESS;
-}
-
-NTSTATUS SharedEndpoint::local_address(sockaddr* address, ULONG* length) {
-  return copy_address(endpoint_->address(), address, length);
 }
 
 }  // namespace softndk::core

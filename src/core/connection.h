@@ -1,23 +1,24 @@
-// Connection management (ndkpi.md 2.10-2.12, 4.5): connectors (active and passive state
-// machines, private data, read-limit negotiation, disconnect and the one-time disconnect
-// event), listeners (connect events, pause) and shared endpoints. Transport-neutral: the wire
-// form of each leg belongs to the transport behind transport::Connection.
+// Connectors (NDKPI NDK_CONNECTOR: NdkConnect, NdkCompleteConnect, NdkAccept, NdkReject,
+// NdkGetConnectionData, NdkDisconnect, the disconnect event): the active and passive setup as
+// one state machine, private data, read-limit negotiation, disconnect. Transport-neutral: the
+// wire form of each leg belongs to the transport behind transport::Connection. Listeners and
+// shared endpoints are in core/listener.h.
 #pragma once
 
 #include <atomic>
 #include <cstdint>
 #include <mutex>
+#include <string_view>
 #include <vector>
 
 #include "core/adapter.h"
+#include "core/listener.h"
 #include "core/object.h"
 #include "core/qp.h"
 #include "transport/transport.h"
 
 namespace softndk::core {
 
-class Listener;
-class SharedEndpoint;
 
 class Connector final : public Object, public transport::ConnectionEvents {
  public:
@@ -43,6 +44,9 @@ class Connector final : public Object, public transport::ConnectionEvents {
   NTSTATUS peer_address(sockaddr* address, ULONG* length);
   NTSTATUS disconnect(NDK_FN_REQUEST_COMPLETION completion, void* context);
 
+  // For diagnostics (verifier mode): the state's name ("idle", "connected", ...).
+  std::string_view state_name();
+
   // From the queue pair (event thread): the link closed. local: our own disconnect ended.
   void qp_link_closed(bool graceful, bool local);
 
@@ -63,6 +67,10 @@ class Connector final : public Object, public transport::ConnectionEvents {
     Disconnecting,
     Done,  // failed, rejected, disconnected: terminal
   };
+  static std::string_view to_string(State state);
+  // The one way state_ changes (mutex_ held): logs, and returns the new generation.
+  // `status`: the NTSTATUS that caused a failed transition, named in the log line.
+  uint64_t transition_locked(State to, const char* event, NTSTATUS status = STATUS_SUCCESS);
   struct Pending {
     NDK_FN_REQUEST_COMPLETION completion = nullptr;
     void* context = nullptr;
@@ -80,9 +88,19 @@ class Connector final : public Object, public transport::ConnectionEvents {
   void arm_timeout(State expected, uint64_t generation);
   void cancel_timeout();
   // Completes a connect whose reply overtook connect() (event thread).
+  bool lose_request_fault();  // conn.timeout fired: the connect request is never sent
+  // The second half of connect(): the transport's connect (or a lost request), the timer.
+  NTSTATUS start_connection(Qp* qp, const transport::EndpointRef& endpoint,
+                            const transport::SockAddr& destination,
+                            const transport::ConnectionParams& request, uint64_t generation);
   void finish_reply();
   uint64_t timer_id_ = 0;  // under mutex_
   void detach_qp();
+  // NdkConnect's addresses: false when they are not usable together.
+  bool connect_addresses(const sockaddr* source, ULONG source_length, SharedEndpoint* shared,
+                         const sockaddr* destination, ULONG destination_length,
+                         transport::SockAddr* source_address,
+                         transport::SockAddr* destination_address) const;
 
   std::mutex mutex_;
   State state_ = State::Idle;
@@ -109,44 +127,5 @@ class Connector final : public Object, public transport::ConnectionEvents {
   bool disconnect_event_fired_ = false;
   bool local_teardown_ = false;  // our consumer disconnected or closed: no event
 };
-
-class Listener final : public Object, public transport::ListenEvents {
- public:
-  Listener(Adapter* adapter, NDK_FN_CONNECT_EVENT_CALLBACK callback, void* context);
-  NTSTATUS listen(const sockaddr* address, ULONG length, NDK_FN_REQUEST_COMPLETION completion,
-                  void* context);
-  NTSTATUS local_address(sockaddr* address, ULONG* length);
-  void control(bool pause);
-  const transport::EndpointRef& endpoint() const { return endpoint_; }
-
-  // transport::ListenEvents
-  bool on_request(transport::ConnectionPtr connection,
-                  const transport::ConnectionParams& request) override;
-
- private:
-  void on_close() override;
-  NDK_FN_CONNECT_EVENT_CALLBACK callback_;
-  void* callback_context_;
-  std::mutex mutex_;
-  transport::EndpointRef endpoint_;
-  std::atomic<bool> paused_{false};
-  std::atomic<bool> in_event_{false};
-};
-
-class SharedEndpoint final : public Object {
- public:
-  static NTSTATUS create(Adapter* adapter, const sockaddr* address, ULONG length,
-                         SharedEndpoint** out);
-  NTSTATUS local_address(sockaddr* address, ULONG* length);
-  const transport::EndpointRef& endpoint() const { return endpoint_; }
-
- private:
-  SharedEndpoint(Adapter* adapter, transport::EndpointRef endpoint);
-  void release_resources() override { endpoint_.reset(); }
-  transport::EndpointRef endpoint_;
-};
-
-// Writes `address` for an NDK address query (STATUS_BUFFER_TOO_SMALL with the size).
-NTSTATUS copy_address(const transport::SockAddr& address, sockaddr* out, ULONG* length);
 
 }  // namespace softndk::core

@@ -39,16 +39,29 @@ NTSTATUS Cq::create(Adapter* adapter, ULONG depth, NDK_FN_CQ_NOTIFICATION_CALLBA
   return STATUS_SUCCESS;
 }
 
+NTSTATUS Cq::fire_failure_fault(FaultPlan& plan) {
+  FaultAction action;
+  if (plan.fire(FaultPoint::CqOverrun, this, "completion", &action)) return STATUS_BUFFER_OVERFLOW;
+  // A fatal CQ error (NDK_FN_CQ_NOTIFICATION_CALLBACK: STATUS_INTERNAL_ERROR, typically the
+  // hardware failing): the same consequences as an overrun, another status.
+  if (plan.fire(FaultPoint::CqError, this, "completion", &action)) return STATUS_INTERNAL_ERROR;
+  return STATUS_SUCCESS;
+}
+
 bool Cq::push(const NDK_RESULT_EX& result, bool solicited, std::atomic<uint64_t>* reaped) {
   std::lock_guard lock(lock_);
   if (failed_.load(std::memory_order_relaxed)) return false;
   uint64_t tail = tail_.load(std::memory_order_relaxed);
   if (tail - head_seen_ >= ring_size_) head_seen_ = head_.load(std::memory_order_acquire);
-  if (tail - head_seen_ >= ring_size_) {
-    // Overrun (ndkpi.md 4.1.4): the CQ is dead and reports nothing more.
+  // cq.overrun (docs/faults.md): this push overruns as a full ring would; cq.error: it finds
+  // the CQ broken.
+  NTSTATUS failure = tail - head_seen_ >= ring_size_ ? STATUS_BUFFER_OVERFLOW : failure_fault();
+  if (failure != STATUS_SUCCESS) [[unlikely]] {
+    // Overrun or fatal error ("NDKPI Completion Handling Requirements"): the CQ is dead and
+    // reports nothing more.
     failed_.store(true, std::memory_order_release);
     adapter()->counters().cq_errors.fetch_add(1, std::memory_order_relaxed);
-    error_status_ = STATUS_BUFFER_OVERFLOW;
+    error_status_ = failure;
     error_unreported_ = true;
     if (arm_rank_ != kDisarmed) {
       arm_rank_ = kDisarmed;
@@ -105,14 +118,18 @@ void Cq::schedule_now_locked() {
 void Cq::run_notification(Task* task) {
   Cq* cq = static_cast<NotifyTask*>(task)->cq;
   NTSTATUS status;
+  bool dead_already;
   {
     std::lock_guard lock(cq->lock_);
     status = cq->error_unreported_ ? cq->error_status_ : STATUS_SUCCESS;
+    // A failed CQ whose error was reported says nothing more: two arms racing the error's
+    // notification could otherwise queue a second, successful one after it.
+    dead_already = !cq->error_unreported_ && cq->failed_.load(std::memory_order_relaxed);
     cq->error_unreported_ = false;
     cq->notified_at_ = cq->tail_.load(std::memory_order_relaxed);
   }
   // After the close started the consumer expects no more callbacks; skip the queued one.
-  if (!cq->closing()) cq->callback_(cq->callback_context_, status);
+  if (!cq->closing() && !dead_already) cq->callback_(cq->callback_context_, status);
   cq->release();
 }
 
@@ -126,7 +143,7 @@ void Cq::arm(ULONG type) {
   }
   std::lock_guard lock(lock_);
   if (error_unreported_) {
-    // A CQ error that happened while disarmed is reported at the next arm (ndkpi.md 4.1.2).
+    // A CQ error that happened while disarmed is reported at the next arm (NDKPI NDK_FN_ARM_CQ).
     arm_rank_ = kDisarmed;
     schedule_now_locked();
     return;
@@ -205,7 +222,7 @@ NTSTATUS Cq::resize(ULONG depth, NDK_FN_REQUEST_COMPLETION completion, void* con
   if (!adapter()->has_flag(NDK_ADAPTER_FLAG_CQ_RESIZE_SUPPORTED)) return STATUS_NOT_SUPPORTED;
   if (depth == 0 || depth > adapter()->info().MaxCqDepth) return STATUS_INVALID_PARAMETER;
   {
-    // Not serialized with polls by the consumer (ndkpi.md 4.1.1): consumer_lock_ keeps them out
+    // Not serialized with polls by the consumer ("NDKPI Completion Handling Requirements"): consumer_lock_ keeps them out
     // while the entries move; lock_ keeps the producers out.
     std::lock_guard consumer(consumer_lock_);
     std::lock_guard lock(lock_);

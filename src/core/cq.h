@@ -1,6 +1,7 @@
-// Completion queue (ndkpi.md 2.4, 4.1): a ring of results filled by any number of producers
+// Completion queue (NDKPI NDK_FN_CREATE_CQ, NDK_FN_ARM_CQ, NDK_FN_GET_CQ_RESULTS; "NDKPI Completion Handling Requirements"): a ring of results filled by any number of producers
 // (queue pairs on any thread) and drained by one serialized consumer; arming, notification and
-// interrupt moderation; resize; overrun, which kills the CQ and the queue pairs using it.
+// interrupt moderation; resize; overrun (or a fatal CQ error, fault cq.error), which kills the CQ
+// and the queue pairs using it.
 #pragma once
 
 #include <atomic>
@@ -33,9 +34,9 @@ class Cq final : public Object {
   static NTSTATUS create(Adapter* adapter, ULONG depth, NDK_FN_CQ_NOTIFICATION_CALLBACK callback,
                          void* callback_context, Cq** out);
 
-  // Producer side. False when the CQ has failed (overrun now or earlier): the caller's queue
-  // pair must go to the error state. `solicited`: matches a SOLICITED arm (solicited receives
-  // and every error completion).
+  // Producer side. False when the CQ has failed (overrun or fatal error, now or earlier): the
+  // caller's queue pair must go to the error state. `solicited`: matches a SOLICITED arm
+  // (solicited receives and every error completion).
   // `reaped` (optional) is the posting queue's counter of retrieved completions: the poller
   // bumps it when the consumer takes the entry, which is when the queue slot is free again.
   bool push(const NDK_RESULT_EX& result, bool solicited,
@@ -56,6 +57,13 @@ class Cq final : public Object {
   NTSTATUS moderate(ULONG interval_us, ULONG count);
 
  private:
+  // cq.overrun and cq.error: the status the CQ fails with at this push (STATUS_SUCCESS: none);
+  // the one branch on the push path when there is no fault plan.
+  NTSTATUS failure_fault() {
+    FaultPlan* plan = adapter()->faults();
+    return plan == nullptr ? STATUS_SUCCESS : fire_failure_fault(*plan);
+  }
+  NTSTATUS fire_failure_fault(FaultPlan& plan);
   Cq(Adapter* adapter, ULONG depth, NDK_FN_CQ_NOTIFICATION_CALLBACK callback, void* context);
   void on_close() override;
   static void run_notification(Task* task);

@@ -5,7 +5,13 @@
 
 namespace softndk::core {
 
+namespace {
+thread_local bool t_event_thread = false;
+}  // namespace
+
 Dispatcher::Dispatcher() : thread_([this] { loop(); }) {}
+
+bool Dispatcher::on_event_thread() { return t_event_thread; }
 
 Dispatcher::~Dispatcher() { stop(); }
 
@@ -72,6 +78,7 @@ void Dispatcher::stop() {
 }
 
 void Dispatcher::loop() {
+  t_event_thread = true;
   std::unique_lock lock(mutex_);
   for (;;) {
     // Due timers first become ordinary work.

@@ -41,6 +41,8 @@ class Dispatcher final : public transport::Executor {
   // Queue an intrusive task unless it is already queued. Returns true if queued now.
   bool post_task(Task* task);
   bool on_dispatcher_thread() const { return std::this_thread::get_id() == thread_.get_id(); }
+  // True on any adapter's event thread, i.e. inside a consumer callback (verifier mode).
+  static bool on_event_thread();
   // Runs everything queued, then stops the thread. Called by the adapter close only.
   void stop();
 

@@ -1,4 +1,4 @@
-// Memory model (ndkpi.md 4.6): the STag table (index plus a random key, a new key on every
+// Memory model (NDKPI NDK_FN_REGISTER_MR, NDK_FN_FAST_REGISTER, NDK_FN_BIND, NDK_FN_BUILD_LAM): the STag table (index plus a random key, a new key on every
 // registration, fast-register and bind), regions and their host mapping, access checks that
 // turn (STag, address, length, right) into host spans, and the logical-address table behind
 // NdkBuildLAM. Remote peers reach memory only through StagTable::acquire, which checks the

@@ -14,7 +14,28 @@ Object::Object(Adapter* adapter, NDK_OBJECT_TYPE type, const void* dispatch) : a
   public_.dispatch = dispatch;
   public_.magic = kMagic;
   public_.owner = this;
-  if (adapter_ != nullptr && type != NdkObjectTypeAdapter) adapter_->child_created();
+  if (adapter_ != nullptr && type != NdkObjectTypeAdapter) {
+    adapter_->child_created();
+    if (ObjectObserver* observer = adapter_->observer(); observer != nullptr)
+      observer->on_created(this);
+  }
+}
+
+Object* Object::retired_from_header(const NDK_OBJECT_HEADER* header) {
+  if (header == nullptr) return nullptr;
+  auto* pub = reinterpret_cast<const Public*>(header);
+  return pub->magic == kRetiredMagic ? pub->owner : nullptr;
+}
+
+void Object::retire() {
+  ObjectObserver* observer = adapter_ != nullptr ? adapter_->observer() : nullptr;
+  if (observer != nullptr) {
+    public_.magic = kRetiredMagic;
+    observer->on_retired(this);
+    return;
+  }
+  public_.magic = 0;
+  delete this;
 }
 
 Object* Object::from_header(const NDK_OBJECT_HEADER* header, NDK_OBJECT_TYPE kind) {
@@ -38,8 +59,7 @@ NTSTATUS Object::close(NDK_FN_CLOSE_COMPLETION completion, void* context) {
     Adapter* adapter = adapter_;
     release_resources();
     on_destroy();
-    public_.magic = 0;
-    delete this;
+    retire();
     if (adapter != nullptr) adapter->child_destroyed();
     return STATUS_SUCCESS;
   }
@@ -58,8 +78,7 @@ void Object::finish() {
     release_resources();
     if (close_completion_ != nullptr) close_completion_(close_context_);
     on_destroy();
-    public_.magic = 0;
-    delete this;
+    retire();
     adapter->child_destroyed();
   });
 }

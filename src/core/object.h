@@ -1,5 +1,5 @@
 // The base of every NDK object: the public struct handed to the consumer, reference counting,
-// and the close contract of ndkpi.md 1.3/1.5/4.4 (a close stays pending while successors,
+// and the close contract of "NDKPI Object Lifetime Requirements" (a close stays pending while successors,
 // pending requests, running callbacks or internal users hold references; the close
 // completion is the last callback; antecedents are released only after it returned).
 #pragma once
@@ -12,6 +12,23 @@
 namespace softndk::core {
 
 class Adapter;
+class Object;
+
+// Verifier mode (abi/verifier.h) watches object lifetimes through this hook; the adapter's
+// observer is null when the verifier is off (one predictable branch per create and destroy).
+class ObjectObserver {
+ public:
+  // In the Object constructor (type and adapter known, the derived part not yet built).
+  virtual void on_created(Object* object) = 0;
+  // The object's close completed. The observer owns the object from now on and deletes it at
+  // adapter close (a quarantine: a stale consumer pointer meets a dead marker, not freed memory).
+  virtual void on_retired(Object* object) = 0;
+  // Adapter close: every child is gone; runs before the event thread stops.
+  virtual void on_children_closed() = 0;
+
+ protected:
+  ~ObjectObserver() = default;
+};
 
 class Object {
  public:
@@ -31,6 +48,8 @@ class Object {
   // Maps a consumer pointer back to its object; nullptr for anything that is not one of ours
   // or not of the expected type (kind 0 = any type).
   static Object* from_header(const NDK_OBJECT_HEADER* header, NDK_OBJECT_TYPE kind);
+  // A retired object kept by the observer's quarantine (verifier mode), or nullptr.
+  static Object* retired_from_header(const NDK_OBJECT_HEADER* header);
   template <class T, class Pub>
   static T* from(Pub* pub, NDK_OBJECT_TYPE kind) {
     return static_cast<T*>(from_header(reinterpret_cast<const NDK_OBJECT_HEADER*>(pub), kind));
@@ -62,7 +81,9 @@ class Object {
     Object* owner;
   };
   static constexpr uint64_t kMagic = 0x736f66746e646b31ull;  // "softndk1"
+  static constexpr uint64_t kRetiredMagic = 0x736f66746e646b30ull;  // "softndk0"
   void finish();
+  void retire();  // deletes the object, or hands it to the observer's quarantine
 
   Public public_;
   Adapter* adapter_;

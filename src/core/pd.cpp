@@ -71,7 +71,8 @@ NTSTATUS Mr::initialize_fast(ULONG page_count, bool remote_access,
   if (!fast_) return STATUS_INVALID_DEVICE_STATE;
   // Re-initialization is allowed while no registration is valid.
   if (adapter()->stags().current(stag_index_) != 0) return STATUS_INVALID_DEVICE_STATE;
-  if (page_count == 0 || page_count > (1u << 20)) return STATUS_IMPLEMENTATION_LIMIT;
+  if (page_count == 0 || page_count > adapter()->config().max_frmr_pages)
+    return STATUS_IMPLEMENTATION_LIMIT;
   max_pages_ = page_count;
   remote_access_ = remote_access;
   pages_.assign(page_count, nullptr);
@@ -87,7 +88,7 @@ uint32_t Mr::next_fast_token() {
 }
 
 void Mr::on_close() {
-  // Closing a registered MR deregisters it (ndkpi.md 2.2.1).
+  // Closing a registered MR deregisters it (docs/architecture.md, interpretations).
   adapter()->stags().invalidate(token());
 }
 
@@ -110,7 +111,7 @@ uint32_t Mw::prepare_bind(Mr* mr) {
   {
     std::lock_guard lock(mr_mutex_);
     if (bound_mr_ != mr) {
-      mr->add_ref();  // the MR is the window's antecedent from now on (ndkpi.md 1.3)
+      mr->add_ref();  // the MR is the window's antecedent from now on ("NDKPI Object Lifetime Requirements")
       if (bound_mr_ != nullptr) bound_mr_->release();
       bound_mr_ = mr;
     }
@@ -164,6 +165,7 @@ NTSTATUS Srq::post(void* context, const NDK_SGE* sges, ULONG count) {
   for (ULONG i = 0; i < count; ++i) capacity += sges[i].Length;
   if (capacity > pd_->adapter()->info().MaxTransferLength) return STATUS_INVALID_PARAMETER;
   std::lock_guard lock(lock_);
+  if (failed_.load(std::memory_order_relaxed)) return STATUS_INVALID_DEVICE_STATE;
   if (tail_ - head_ >= depth_) return STATUS_INSUFFICIENT_RESOURCES;
   ReceiveWr& wr = ring_[tail_ % ring_.size()];
   wr.context = context;
@@ -176,7 +178,9 @@ NTSTATUS Srq::post(void* context, const NDK_SGE* sges, ULONG count) {
 
 bool Srq::take(ReceiveWr* out, NDK_SGE* sge_buffer) {
   std::lock_guard lock(lock_);
-  if (head_ == tail_) return false;
+  if (head_ == tail_ || failed_.load(std::memory_order_relaxed)) return false;
+  if (adapter()->faults() != nullptr && error_fault_locked()) [[unlikely]]
+    return false;
   const ReceiveWr& wr = ring_[head_ % ring_.size()];
   out->context = wr.context;
   out->sge_count = wr.sge_count;
@@ -195,6 +199,7 @@ NTSTATUS Srq::modify(ULONG depth, ULONG threshold, NDK_FN_REQUEST_COMPLETION com
                      void* context) {
   {
     std::lock_guard lock(lock_);
+    if (failed_.load(std::memory_order_relaxed)) return STATUS_INVALID_DEVICE_STATE;
     if (depth != 0) {
       if (depth > pd_->adapter()->info().MaxSrqDepth || depth < tail_ - head_)
         return STATUS_INVALID_PARAMETER;
@@ -212,13 +217,34 @@ NTSTATUS Srq::modify(ULONG depth, ULONG threshold, NDK_FN_REQUEST_COMPLETION com
   return pd_->adapter()->finish_request(this, STATUS_SUCCESS, completion, context);
 }
 
-void Srq::schedule_locked() {
+bool Srq::error_fault_locked() {
+  FaultAction action;
+  if (!adapter()->faults()->fire(FaultPoint::SrqError, this, "NdkSrqReceive taken", &action))
+    return false;
+  // NDK_FN_SRQ_NOTIFICATION_CALLBACK: after a fatal error neither the SRQ nor its queue pairs
+  // can be used and nothing more completes. The consumer hears it through the notification
+  // callback whether or not a threshold is armed; the queued receives are never completed; the
+  // queue pairs learn it at their next post or incoming Send.
+  failed_.store(true, std::memory_order_release);
+  armed_ = false;
+  if (callback_ != nullptr) schedule_locked(STATUS_INTERNAL_ERROR);
+  return true;
+}
+
+void Srq::schedule_locked(NTSTATUS status) {
+  // A queued threshold notification becomes the error's (one callback; the error wins).
+  if (status != STATUS_SUCCESS) notify_status_ = status;
   if (adapter()->dispatcher().post_task(&notify_task_)) add_ref();
 }
 
 void Srq::run_notification(Task* task) {
   Srq* srq = static_cast<NotifyTask*>(task)->srq;
-  if (!srq->closing()) srq->callback_(srq->callback_context_, STATUS_SUCCESS);
+  NTSTATUS status;
+  {
+    std::lock_guard lock(srq->lock_);
+    status = srq->notify_status_;
+  }
+  if (!srq->closing()) srq->callback_(srq->callback_context_, status);
   srq->release();
 }
 

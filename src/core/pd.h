@@ -1,5 +1,5 @@
 // Protection domain and the objects that live in it besides queue pairs: memory regions
-// (normal and fast-register), memory windows and shared receive queues (ndkpi.md 2.6-2.8, 4.6).
+// (normal and fast-register), memory windows and shared receive queues (NDKPI NDK_FN_CREATE_MR, NDK_FN_CREATE_MW, NDK_FN_CREATE_SRQ).
 #pragma once
 
 #include <atomic>
@@ -104,15 +104,20 @@ class Srq final : public Object {
   NTSTATUS post(void* context, const NDK_SGE* sges, ULONG count);
   NTSTATUS modify(ULONG depth, ULONG threshold, NDK_FN_REQUEST_COMPLETION completion,
                   void* context);
-  // Takes the oldest receive (any queue pair's receive path). False when none is posted.
+  // Takes the oldest receive (any queue pair's receive path). False when none is posted, or
+  // when the SRQ has failed.
   bool take(ReceiveWr* out, NDK_SGE* sge_buffer);
+  // A fatal SRQ error (fault srq.error; NDK_FN_SRQ_NOTIFICATION_CALLBACK: STATUS_INTERNAL_ERROR):
+  // the SRQ and every queue pair using it are unusable, its receives never complete.
+  bool failed() const { return failed_.load(std::memory_order_acquire); }
 
  private:
   Srq(Pd* pd, ULONG depth, ULONG max_sge, ULONG threshold, NDK_FN_SRQ_NOTIFICATION_CALLBACK cb,
       void* context);
   void on_destroy() override;
   static void run_notification(Task* task);
-  void schedule_locked();
+  void schedule_locked(NTSTATUS status = STATUS_SUCCESS);
+  bool error_fault_locked();  // srq.error fires at this take: the SRQ fails
 
   Pd* pd_;
   util::SpinLock lock_;
@@ -124,6 +129,8 @@ class Srq final : public Object {
   uint64_t tail_ = 0;
   uint32_t threshold_;
   bool armed_;
+  std::atomic<bool> failed_{false};           // set once, under lock_
+  NTSTATUS notify_status_ = STATUS_SUCCESS;   // of the queued notification (under lock_)
   NDK_FN_SRQ_NOTIFICATION_CALLBACK callback_;
   void* callback_context_;
   struct NotifyTask : Task {

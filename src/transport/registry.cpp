@@ -4,6 +4,7 @@
 #include <softndk/ndkpi.h>
 
 #include "transport/loopback/loopback_transport.h"
+#include "transport/shm/shm_transport.h"
 #include "transport/tcp/tcp_transport.h"
 
 namespace softndk::transport {
@@ -16,9 +17,10 @@ Status create_transport(const std::string& scheme, const std::string& address,
     return loopback::create_loopback_transport(options, executor, out);
   }
   if (scheme == "tcp") return tcp::create_tcp_transport(address, options, executor, out);
+  if (scheme == "shm") return shm::create_shm_transport(address, options, executor, out);
   return STATUS_NOT_SUPPORTED;
 }
 
-std::vector<std::string> available_transports() { return {"loopback", "tcp"}; }
+std::vector<std::string> available_transports() { return {"loopback", "tcp", "shm"}; }
 
 }  // namespace softndk::transport

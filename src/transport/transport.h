@@ -13,6 +13,9 @@
 #include <vector>
 
 #include "transport/address.h"
+#include "wire/ddp.h"
+#include "wire/rdmap.h"
+#include "wire/rtr.h"
 
 namespace softndk::transport {
 
@@ -20,51 +23,11 @@ using Status = int32_t;  // NTSTATUS values (include/softndk/ndkpi.h)
 
 // ---------------------------------------------------------------------------------------------
 // Data: segments
-
-// RDMAP opcodes (RFC 5040 §4.1); numerically identical to the wire values.
-enum class Opcode : uint8_t {
-  Write = 0x0,
-  ReadRequest = 0x1,
-  ReadResponse = 0x2,
-  Send = 0x3,
-  SendInvalidate = 0x4,
-  SendSolicited = 0x5,
-  SendSolicitedInvalidate = 0x6,
-  Terminate = 0x7,
-};
-
-inline bool is_tagged(Opcode op) { return op == Opcode::Write || op == Opcode::ReadResponse; }
-inline bool is_send(Opcode op) {
-  return op == Opcode::Send || op == Opcode::SendInvalidate || op == Opcode::SendSolicited ||
-         op == Opcode::SendSolicitedInvalidate;
-}
-
-// Why a connection ends, and the Terminate reason (RFC 5040 §7) when there is one.
-struct TerminateReason {
-  uint8_t layer = 0;  // 0 RDMAP, 1 DDP, 2 LLP
-  uint8_t type = 0;
-  uint8_t code = 0;
-};
-
-// One DDP segment header, host byte order. Tagged segments use stag/to; untagged ones qn/msn/mo.
-struct SegmentHeader {
-  Opcode opcode = Opcode::Send;
-  bool last = true;
-  uint32_t stag = 0;        // tagged: Data Sink STag
-  uint64_t to = 0;          // tagged: Data Sink tagged offset of this segment's first byte
-  uint32_t qn = 0;          // untagged: queue number (0 send, 1 read request, 2 terminate)
-  uint32_t msn = 0;         // untagged: message sequence number
-  uint32_t mo = 0;          // untagged: message offset
-  uint32_t inval_stag = 0;  // Send with Invalidate: STag to invalidate at the Data Sink
-  // Read Request header (RFC 5040 §4.4), valid when opcode == ReadRequest.
-  uint32_t sink_stag = 0;
-  uint64_t sink_to = 0;
-  uint32_t read_size = 0;
-  uint32_t source_stag = 0;
-  uint64_t source_to = 0;
-  // Terminate (RFC 5040 §4.8), valid when opcode == Terminate.
-  TerminateReason terminate;
-};
+//
+// A segment is one DDP segment (RFC 5041) of an RDMAP message (RFC 5040), described by the
+// wire's host-order header (wire::UlpduHeader: the DDP header, the Read Request or Terminate
+// header, and the sizes). The core fills every field, MSNs included (it counts the RTR too);
+// a transport frames and moves segments without interpreting them.
 
 // A read-only piece of payload in the sender's memory.
 struct ConstPiece {
@@ -72,13 +35,24 @@ struct ConstPiece {
   size_t bytes;
 };
 
+// A fault the core's fault plan asks the link to produce with this segment (docs/faults.md).
+enum class TxFault : uint8_t {
+  None,
+  Corrupt,     // data.corrupt: damage it after the CRC (tcp), the peer's CRC verdict (loopback)
+  Drop,        // data.drop (loopback): lost after it left: Sent, never delivered
+  Delay,       // data.delay (loopback): delivered fault_ms later (send returns Blocked)
+  Silence,     // peer.silent: from this segment on the link carries nothing either way
+  VanishPeer,  // peer.vanish (loopback): the peer adapter's connections all abort
+};
+
 // What the sending core hands to Link::send. The payload pieces stay valid until send returns
 // Sent, or, after Blocked, until the link calls LinkSink::link_writable() (zero copy).
 struct TxSegment {
-  SegmentHeader header;
+  const wire::UlpduHeader* header = nullptr;  // sizes set (payload_bytes_ = sum of the pieces)
   const ConstPiece* pieces = nullptr;
   size_t piece_count = 0;
-  size_t payload_bytes = 0;
+  TxFault fault = TxFault::None;
+  uint32_t fault_ms = 0;  // Delay
 };
 
 enum class TxResult {
@@ -101,8 +75,9 @@ enum class RxVerdict {
 class LinkSink {
  public:
   virtual ~LinkSink() = default;
-  // A segment header arrived; payload_bytes follow. The core validates and prepares placement.
-  virtual RxVerdict rx_begin(const SegmentHeader& header, uint32_t payload_bytes) = 0;
+  // A segment header arrived (sizes set); header.payload_bytes_ follow. The core validates it
+  // and prepares placement. The header stays valid until rx_end.
+  virtual RxVerdict rx_begin(const wire::UlpduHeader& header) = 0;
   // After Place: the next destination for at most max_bytes of payload, straight into target
   // memory. The link fills each returned span completely before asking again. An empty span
   // means: discard the rest of this segment's payload (the core failed a local check and will
@@ -113,13 +88,13 @@ class LinkSink {
   virtual void rx_end(bool intact) = 0;
   // A Blocked send finished; the core may send again.
   virtual void link_writable() = 0;
-  // The link is gone. graceful: the peer disconnected in order (FIN); otherwise aborted, with
-  // `terminate` set when the peer sent a Terminate or we did. Called once; after it the link
-  // makes no further call and holds no payload pointer.
-  enum class CloseKind { Graceful, Aborted, Terminated };
-  // `offending` is the header of our segment the peer refused, when the Terminate carried it.
-  virtual void link_closed(CloseKind kind, const TerminateReason* terminate,
-                           const SegmentHeader* offending) = 0;
+  // The link is gone: the peer disconnected in order (Graceful), the connection broke
+  // (Aborted), or a Terminate ended it, ours (TerminateSent: the core's or the link's own, for a
+  // framing error) or the peer's (TerminateReceived: it may name one of our segments). Called
+  // once, with `terminate` set for the two Terminate kinds; after it the link makes no further
+  // call and holds no payload pointer.
+  enum class CloseKind { Graceful, Aborted, TerminateSent, TerminateReceived };
+  virtual void link_closed(CloseKind kind, const wire::TerminateMessage* terminate) = 0;
 };
 
 // Everything a connection carries once it is established.
@@ -129,10 +104,10 @@ class Link {
   // Bytes of payload one segment may carry now (can change per message, e.g. with the MSS).
   virtual size_t max_segment_payload(bool tagged) const = 0;
   virtual TxResult send(const TxSegment& segment) = 0;
-  // Send a Terminate (once), then close abortively. The local sink gets link_closed(Terminated).
-  // May be called from inside rx_begin/rx_end; after a Terminate verdict the link makes no
-  // further rx call for that segment.
-  virtual void terminate(const TerminateReason& reason, const SegmentHeader* offending) = 0;
+  // Send this Terminate (once; the core built the whole message), then close abortively. The
+  // local sink gets link_closed(TerminateSent). May be called from inside rx_begin/rx_end; after
+  // a Terminate verdict the link makes no further rx call for that segment.
+  virtual void terminate(const wire::TerminateMessage& message) = 0;
   // Orderly close after everything sent so far. The sink gets link_closed(Graceful) when the
   // peer has answered (or Aborted on failure/timeout).
   virtual void disconnect() = 0;
@@ -154,7 +129,7 @@ class Link {
 };
 
 // ---------------------------------------------------------------------------------------------
-// Control: connection setup (three legs: request, reply, ready; spec ndkpi.md 4.5.5)
+// Control: connection setup (three legs: request, reply, ready; NDKPI NdkConnect / NdkAccept / NdkCompleteConnect)
 
 struct ConnectionParams {
   uint32_t inbound_read_limit = 0;   // IRD offered / chosen
@@ -193,6 +168,10 @@ class Connection {
   virtual Status reject(std::span<const std::byte> private_data) = 0;
   // The established link (valid after complete() or on_established()).
   virtual Link* link() = 0;
+  // The ready-to-receive message the startup negotiated (RFC 6581 section 5), valid once the active
+  // side has on_reply() and on the passive side from the request's delivery: the active core
+  // sends it as its first message, the passive core absorbs it. None for transports without MPA.
+  virtual wire::Rtr rtr() const { return wire::Rtr::None; }
   // Give up a connection in any state; no more events after this returns.
   virtual void cancel() = 0;
 };
@@ -233,6 +212,9 @@ class Executor {
 
 struct Capabilities {
   std::string name;             // "loopback", "tcp", "shm"
+  // How a payload travels from the sender's memory to the receiver's, in words for people
+  // (SoftNdkQueryAdapterTransport, `softndk info`): the copies made and where.
+  std::string data_path;
   bool direct_placement = true;  // payload lands in target memory without a staging copy
   bool in_order_placement = true;
   uint32_t max_private_data_request = 56;

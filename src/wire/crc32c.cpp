@@ -1,4 +1,4 @@
-// CRC32c over ISA-L's crc32_iscsi. ISA-L convention (checked by crc32c_test against spec 1.7):
+// CRC32c over ISA-L's crc32_iscsi. ISA-L convention (checked by crc32c_test against the RFC 3720 / RFC 5044 §6.5 check values):
 // the seed is the raw register (start 0xFFFFFFFF) and the return value is the register without
 // the final inversion, which is exactly the chaining state crc32c_update() promises.
 #include "wire/crc32c.h"

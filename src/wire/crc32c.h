@@ -1,4 +1,4 @@
-// CRC32c (Castagnoli) as used by the MPA CRC field (RFC 5044 §6.5 / spec 1.7), computed with ISA-L,
+// CRC32c (Castagnoli) as used by the MPA CRC field (RFC 5044 §6.5), computed with ISA-L,
 // plus the wire form of the CRC field (the only least-significant-byte-first field of iWARP).
 // The running value is the CRC register before the final inversion, so pieces can be chained.
 #pragma once
@@ -43,7 +43,7 @@ class Crc32c {
   std::uint32_t state_ = kCrc32cInitial;
 };
 
-// Writes `crc` in MPA wire order: least-significant byte first (spec 1.7, mistake 9.1).
+// Writes `crc` in MPA wire order: least-significant byte first (RFC 5044 §6.5).
 constexpr void store_crc32c(std::span<std::byte, kCrc32cWireBytes> out,
                             std::uint32_t crc) noexcept {
   store_le32(out.data(), crc);

@@ -1,6 +1,8 @@
-// DDP header codec and the ULPDU header decoder (RFC 5041 §5, RFC 5040 §4; spec 2, 3.1, 4.1).
+// DDP header codec and the ULPDU header decoder (RFC 5041 §5, RFC 5040 §4).
 // All reads are explicit big-endian loads at fixed offsets (byte_io.h).
 #include "wire/ddp.h"
+
+#include <array>
 
 #include "wire/byte_io.h"
 
@@ -53,7 +55,7 @@ DecodeResult<DdpHeader, ReceiveCheck> decode_ddp_header(std::span<const std::byt
   if ((rdmap_control >> kRdmapVersionShift) != kRdmapVersion) {
     return Result::malformed(kCheckRdmapVersion);
   }
-  // Check 5: opcode implemented and consistent with T (spec 3.1).
+  // Check 5: opcode implemented and consistent with T (RFC 5040 §4.2).
   const std::uint8_t opcode = rdmap_control & kRdmapOpcodeMask;
   const OpcodeInfo& info = opcode_info(opcode);
   if (!info.is_valid_ || info.is_tagged_ != tagged) return Result::malformed(kCheckOpcode);
@@ -125,6 +127,53 @@ EncodeResult encode_ulpdu_header(const UlpduHeader& header, std::span<std::byte>
   }
   if (!extra.is_ok()) return extra;
   return EncodeResult::ok(ddp.bytes_ + extra.bytes_);
+}
+
+void set_segment_sizes(UlpduHeader& header, std::size_t payload_bytes) noexcept {
+  const OpcodeInfo& info = opcode_info(header.ddp_.opcode_);
+  std::size_t extra = info.extra_header_bytes_;
+  if (info.has_variable_header_) extra = terminate_body_bytes(header.terminate_);
+  header.header_bytes_ = header.ddp_.header_bytes() + extra;
+  header.payload_bytes_ = payload_bytes;
+  header.ulpdu_bytes_ = header.header_bytes_ + payload_bytes;
+}
+
+TerminateMessage make_terminate(const ReceiveCheck& check, const UlpduHeader& offending) noexcept {
+  TerminateMessage t = make_terminate(check.reason_);
+  if (check.includes_ == TerminateIncludes::Nothing) return t;
+  std::array<std::byte, kDdpUntaggedHeaderBytes> bytes{};
+  const EncodeResult encoded = encode_ddp_header(offending.ddp_, bytes);
+  if (!encoded.is_ok() || !t.set_ddp_header({bytes.data(), encoded.bytes_})) return t;
+  t.segment_length_valid_ = true;
+  t.ddp_segment_length_ = static_cast<std::uint16_t>(offending.ulpdu_bytes_);
+  if (check.includes_ == TerminateIncludes::DdpAndReadRequestHeaders &&
+      offending.ddp_.opcode_ == RdmapOpcode::ReadRequest) {
+    t.read_request_ = offending.read_request_;
+    t.has_rdmap_header_ = true;
+  }
+  return t;
+}
+
+TerminateMessage make_terminate(const ReceiveCheck& check,
+                                std::span<const std::byte> received_ddp_header,
+                                std::size_t ulpdu_bytes) noexcept {
+  TerminateMessage t = make_terminate(check.reason_);
+  if (check.includes_ == TerminateIncludes::Nothing) return t;
+  if (!t.set_ddp_header(received_ddp_header)) return t;
+  t.segment_length_valid_ = true;
+  t.ddp_segment_length_ = static_cast<std::uint16_t>(ulpdu_bytes);
+  return t;
+}
+
+std::optional<UlpduHeader> terminated_segment(const TerminateMessage& terminate) noexcept {
+  if (!terminate.has_ddp_header_) return std::nullopt;
+  const auto decoded = decode_ddp_header(terminate.ddp_header());
+  if (!decoded.is_complete()) return std::nullopt;
+  UlpduHeader h;
+  h.ddp_ = decoded.value_;
+  if (terminate.read_request_.has_value()) h.read_request_ = *terminate.read_request_;
+  if (terminate.segment_length_valid_) h.ulpdu_bytes_ = terminate.ddp_segment_length_;
+  return h;
 }
 
 }  // namespace softndk::wire

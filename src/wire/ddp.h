@@ -1,10 +1,11 @@
 // DDP segment headers (RFC 5041 §5: tagged 14 bytes, untagged 18 bytes, each embedding the RDMAP
-// control byte) and the ULPDU header decoder = DDP header + RDMAP extra header with spec 4.1
+// control byte) and the ULPDU header decoder = DDP header + RDMAP extra header with receive
 // checks 2-6. Transport-independent: the MPA framing (fpdu.h, fpdu_reader.h) sits on top.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <span>
 
 #include "wire/codec_result.h"
@@ -17,7 +18,7 @@ namespace softndk::wire {
 inline constexpr std::size_t kDdpTaggedHeaderBytes = 14;
 inline constexpr std::size_t kDdpUntaggedHeaderBytes = 18;
 
-// DDP control byte (RFC 5041 §5.1, spec 2.1). 0x3C is reserved: 0 on send, ignored on receipt.
+// DDP control byte (RFC 5041 §5.1). 0x3C is reserved: 0 on send, ignored on receipt.
 inline constexpr std::uint8_t kDdpFlagTagged = 0x80;
 inline constexpr std::uint8_t kDdpFlagLast = 0x40;
 inline constexpr std::uint8_t kDdpVersionMask = 0x03;
@@ -71,14 +72,14 @@ constexpr DdpHeader make_untagged_header(RdmapOpcode opcode, bool last, std::uin
 
 // True for opcodes whose RsvdULP[8:39] carries an Invalidate STag (RFC 5040 §4.3).
 constexpr bool carries_invalidate_stag(RdmapOpcode opcode) {
-  return opcode == RdmapOpcode::SendInvalidate || opcode == RdmapOpcode::SendSEInvalidate;
+  return opcode_info(opcode).invalidates_stag_;
 }
 
 // Writes 14 or 18 bytes. InvalidField if the opcode is not valid or does not match tagged_.
 // inval_stag_ is written only for opcodes 0x4/0x6 (0 otherwise).
 EncodeResult encode_ddp_header(const DdpHeader& header, std::span<std::byte> out) noexcept;
 
-// Decodes one DDP header from the start of `in` with spec 4.1 checks 3 (DV), 4 (RV) and
+// Decodes one DDP header from the start of `in` with receive check 3 (DV), 4 (RV) and
 // 5 (opcode known and consistent with T), in that order. NeedMore until 14/18 bytes are present.
 // Reserved bits are ignored; inval_stag_ is 0 unless the opcode carries it.
 DecodeResult<DdpHeader, ReceiveCheck> decode_ddp_header(std::span<const std::byte> in) noexcept;
@@ -118,7 +119,7 @@ constexpr std::size_t ulpdu_header_bytes(const DdpHeader& ddp, std::size_t ulpdu
 }
 
 // Decodes the header of a ULPDU whose total length is `ulpdu_bytes`, given its first bytes in
-// `prefix` (more than the header is fine). Applies spec 4.1 checks 2-6 in order; Malformed carries
+// `prefix` (more than the header is fine). Applies receive checks 2-6 in order; Malformed carries
 // the check (reason_ + includes_). NeedMore{n}: n more prefix bytes are needed (never beyond
 // ulpdu_bytes). Complete: bytes_ = header_bytes_. Usable without MPA (loopback/shm segments).
 DecodeResult<UlpduHeader, ReceiveCheck> decode_ulpdu_header(std::span<const std::byte> prefix,
@@ -127,5 +128,29 @@ DecodeResult<UlpduHeader, ReceiveCheck> decode_ulpdu_header(std::span<const std:
 // Writes the DDP header plus the RDMAP header for the opcode (Read Request: read_request_;
 // Terminate: terminate_ body). ulpdu_bytes_/header_bytes_/payload_bytes_ are ignored.
 EncodeResult encode_ulpdu_header(const UlpduHeader& header, std::span<std::byte> out) noexcept;
+
+// Sets header_bytes_, payload_bytes_ and ulpdu_bytes_ of a header a sender built, for a segment
+// carrying `payload_bytes` of ULP payload (the sizes a receiver's decoder would report).
+void set_segment_sizes(UlpduHeader& header, std::size_t payload_bytes) noexcept;
+
+// The Terminate for a failed receive check (RFC 5040 §4.8, §7): the
+// check's layer/type/code and, as its includes_ asks, the offending segment's DDP header (encoded
+// from `offending`), its ULPDU length, and its Read Request header.
+TerminateMessage make_terminate(const ReceiveCheck& check, const UlpduHeader& offending) noexcept;
+// The same from the offending segment's DDP header bytes as received (framing and header checks
+// 1-6, where the header may not decode): they are copied verbatim.
+TerminateMessage make_terminate(const ReceiveCheck& check,
+                                std::span<const std::byte> received_ddp_header,
+                                std::size_t ulpdu_bytes) noexcept;
+// A Terminate that names no segment (LLP errors, RFC 5044 §8).
+constexpr TerminateMessage make_terminate(const TerminateReason& reason) noexcept {
+  TerminateMessage t;
+  t.reason_ = reason;
+  return t;
+}
+
+// The offending segment a received Terminate names, decoded from the DDP header it carries (and
+// its Read Request header when R=1); nullopt when it carries none or the header does not decode.
+std::optional<UlpduHeader> terminated_segment(const TerminateMessage& terminate) noexcept;
 
 }  // namespace softndk::wire

@@ -1,6 +1,6 @@
-// MPA FPDU framing for senders (RFC 5044 §4, §6; spec 1.6, 1.7, 1.9): pad and MULPDU arithmetic,
+// MPA FPDU framing for senders (RFC 5044 §4, §6): pad and MULPDU arithmetic,
 // the length prefix + pad/CRC trailer around a gather list (zero-copy writev), and a contiguous
-// encoder for small FPDUs. Markers are never used (spec 1.3). Receiving lives in fpdu_reader.h.
+// encoder for small FPDUs. Markers are never used (RFC 5044 §5: MPA markers are optional and never used here). Receiving lives in fpdu_reader.h.
 #pragma once
 
 #include <array>
@@ -19,7 +19,7 @@ inline constexpr std::size_t kFpduMaxPadBytes = 3;
 inline constexpr std::size_t kFpduMaxUlpduBytes = 0xFFFF;
 inline constexpr std::size_t kFpduMaxTrailerBytes = kFpduMaxPadBytes + kFpduCrcBytes;
 
-// PAD so that 2 + L + pad is a multiple of 4 (RFC 5044 §4.1; mistake 9.3: from 2+L, not L).
+// PAD so that 2 + L + pad is a multiple of 4 (RFC 5044 §4.1: counted from 2 + L, not from L).
 constexpr std::size_t fpdu_pad_bytes(std::size_t ulpdu_bytes) {
   return (4 - ((kFpduLengthBytes + ulpdu_bytes) % 4)) % 4;
 }
@@ -34,7 +34,7 @@ constexpr std::size_t fpdu_bytes(std::size_t ulpdu_bytes) {
   return kFpduLengthBytes + ulpdu_bytes + fpdu_trailer_bytes(ulpdu_bytes);
 }
 
-// MULPDU = EMSS - 6 - (EMSS mod 4) without markers, capped at 65535 (RFC 5044 §5.2, spec 1.9).
+// MULPDU = EMSS - 6 - (EMSS mod 4) without markers, capped at 65535 (RFC 5044 §5.2).
 // Returns 0 when EMSS is too small to carry any ULPDU.
 constexpr std::size_t mulpdu_for_emss(std::size_t emss) {
   const std::size_t overhead = kFpduLengthBytes + kFpduCrcBytes + (emss % 4);

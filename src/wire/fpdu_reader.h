@@ -1,11 +1,12 @@
 // FpduReader: the incremental MPA/DDP/RDMAP receive state machine for one TCP direction in FPDU
-// mode (RFC 5044 §4-6, spec 1.6-1.10, 4.1 checks 1-6). Fed arbitrary chunks (even 1 byte); reports
+// mode (RFC 5044 §4-6; receive checks 1-6). Fed arbitrary chunks (even 1 byte); reports
 // each FPDU's header before its payload so the caller can place payload directly. No I/O, no heap.
 #pragma once
 
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <span>
 
 #include "wire/crc32c.h"
@@ -32,7 +33,7 @@ enum class FpduEventKind : std::uint8_t {
   Header,     // an FPDU header was decoded: header() / header_ are valid
   Payload,    // payload_ = next payload bytes, pointing INTO the input just fed
   Complete,   // the FPDU ended and its CRC (if enabled) matched
-  Malformed,  // check_ says which spec 4.1 check failed; the reader is now Failed
+  Malformed,  // check_ says which receive check failed; the reader is now Failed
 };
 
 struct FpduEvent {
@@ -91,7 +92,7 @@ class FpduReader {
   [[nodiscard]] bool consume_payload_external(std::span<const std::byte> placed) noexcept;
 
   FpduReaderState state() const noexcept { return state_; }
-  // True between FPDUs (no byte of the next FPDU seen): an EOF here is a clean close (spec 4.3).
+  // True between FPDUs (no byte of the next FPDU seen): an EOF here is a clean close (RFC 5044 §7.1: an FPDU boundary).
   bool at_fpdu_boundary() const noexcept {
     return state_ == FpduReaderState::AwaitLength && length_have_ == 0;
   }
@@ -106,6 +107,18 @@ class FpduReader {
   void reset(bool crc_enabled) noexcept { *this = FpduReader(crc_enabled); }
 
  private:
+  // The unconsumed rest of one feed() call.
+  struct Input {
+    std::span<const std::byte> bytes;
+    std::size_t used = 0;
+    std::span<const std::byte> take(std::size_t want) noexcept;  // up to `want` bytes
+  };
+  // One step per state: an event to report, or nullopt to go on with the next state.
+  std::optional<FpduEvent> step_length(Input& in) noexcept;
+  std::optional<FpduEvent> step_header(Input& in) noexcept;
+  std::optional<FpduEvent> step_payload(Input& in) noexcept;
+  std::optional<FpduEvent> step_discard(Input& in) noexcept;
+  std::optional<FpduEvent> step_trailer(Input& in) noexcept;
   FpduEvent need_more(std::size_t consumed, std::size_t need) const noexcept;
   FpduEvent fail(std::size_t consumed, const ReceiveCheck& check) noexcept;
   void start_trailer() noexcept;
@@ -114,6 +127,7 @@ class FpduReader {
   FpduReaderState state_ = FpduReaderState::AwaitLength;
   std::size_t length_have_ = 0;   // bytes of length_bytes_ received
   std::size_t header_have_ = 0;   // bytes of header_bytes_ received (this FPDU)
+  std::size_t header_want_ = 0;   // bytes the last decode attempt needs before trying again
   std::size_t trailer_have_ = 0;  // bytes of pad + CRC field received
   std::size_t ulpdu_bytes_ = 0;
   std::size_t payload_remaining_ = 0;

@@ -1,5 +1,5 @@
 // MPA startup frames (RFC 5044 §7.1 Request/Reply, RFC 6581 §5 enhanced IRD/ORD word;
-// spec 1.2-1.4): value type, encoder into a caller buffer, incremental-safe decoder. Negotiation
+// RFC 6581 §5): value type, encoder into a caller buffer, incremental-safe decoder. Negotiation
 // policy (what to answer, when to reject) belongs to the connection manager, not here.
 #pragma once
 
@@ -65,9 +65,9 @@ struct MpaFrame {
 enum class MpaError : std::uint8_t {
   None,
   BadKey,               // not "MPA ID Req Frame" / "MPA ID Rep Frame" as expected
-  UnsupportedRevision,  // Rev other than 1 or 2 [policy] (spec 1.2)
+  UnsupportedRevision,  // Rev other than 1 or 2 [policy]
   PrivateDataTooLong,   // PD_Length > 512
-  IrdOrdMissing,        // Rev 2 + E with PD_Length < 4 (spec 4.4: a responder rejects)
+  IrdOrdMissing,        // Rev 2 + E with PD_Length < 4 (a responder rejects it)
 };
 
 // Writes the frame. Reserved flag bits are 0; E is written only with Rev 2. InvalidField for a
@@ -76,7 +76,7 @@ EncodeResult encode_mpa_frame(const MpaFrame& frame, std::span<std::byte> out) n
 
 // Decodes a frame of kind `expected` from the start of `in`. Incremental-safe: call again with a
 // longer prefix after NeedMore{n}. A key mismatch is reported as soon as a wrong byte is visible.
-// Complete: bytes_ = 20 + PD_Length; bytes after that are the peer's first FPDUs (spec 1.1) and
+// Complete: bytes_ = 20 + PD_Length; bytes after that are the peer's first FPDUs (RFC 5044 §7.1.2) and
 // must be kept by the caller. private_data_ points into `in`.
 DecodeResult<MpaFrame, MpaError> decode_mpa_frame(std::span<const std::byte> in,
                                                   MpaFrameKind expected) noexcept;

@@ -111,7 +111,7 @@ DecodeResult<TerminateMessage, TerminateReason> decode_terminate(
     t.ddp_segment_length_ = load_be16(body, offset);
     offset += kTerminateSegmentLengthBytes;
     // The included header's own T bit says how long it is (RFC 5041 §5.1); Wireshark guesses from
-    // the error type instead (spec 7.3-2).
+    // the error type instead (as cxgb4 does).
     if (body.size() <= offset) {
       t.truncated_ = true;
       return Result::complete(t, offset);

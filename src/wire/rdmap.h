@@ -14,7 +14,7 @@
 
 namespace softndk::wire {
 
-// RFC 5040 §4.2 opcodes. 0x8-0xF are not implemented here (RFC 7306 is out of scope, spec 3.8);
+// RFC 5040 §4.2 opcodes. 0x8-0xF are not implemented here (RFC 7306 is out of scope);
 // values outside the enumerators may still be held (fixed underlying type) and are "invalid".
 enum class RdmapOpcode : std::uint8_t {
   Write = 0x0,
@@ -27,7 +27,7 @@ enum class RdmapOpcode : std::uint8_t {
   Terminate = 0x7,
 };
 
-// RDMAP control byte = DDP header byte 1 (RFC 5040 §4.2, spec 2.1).
+// RDMAP control byte = DDP header byte 1 (RFC 5040 §4.2).
 inline constexpr std::uint8_t kRdmapVersion = 1;
 inline constexpr std::uint8_t kRdmapVersionMask = 0xC0;
 inline constexpr std::uint8_t kRdmapVersionShift = 6;
@@ -51,13 +51,13 @@ struct RdmapReadRequest {
   friend constexpr bool operator==(const RdmapReadRequest&, const RdmapReadRequest&) = default;
 };
 
-// Writes the 28 bytes (sink first, then size, then source: mistake 9.7).
+// Writes the 28 bytes (RFC 5040 §4.4 order: sink first, then size, then source).
 EncodeResult encode_read_request(const RdmapReadRequest& rr, std::span<std::byte> out) noexcept;
 // Reads 28 bytes; NeedMore if fewer. Never Malformed (every bit pattern is a valid header).
 DecodeResult<RdmapReadRequest, TerminateReason> decode_read_request(
     std::span<const std::byte> in) noexcept;
 
-// --- Terminate message (RFC 5040 §4.8, spec 3.5), follows the 18-byte untagged DDP header ---
+// --- Terminate message (RFC 5040 §4.8), follows the 18-byte untagged DDP header ---
 inline constexpr std::size_t kTerminateFixedBytes = 4;             // layer/type, code, M/D/R + rsvd
 inline constexpr std::size_t kTerminateSegmentLengthBytes = 2;     // present iff D=1
 inline constexpr std::size_t kTerminateTaggedDdpHeaderBytes = 14;  // == kDdpTaggedHeaderBytes
@@ -104,7 +104,7 @@ std::size_t terminate_body_bytes(const TerminateMessage& t) noexcept;
 EncodeResult encode_terminate(const TerminateMessage& t, std::span<std::byte> out) noexcept;
 
 // Decodes a received Terminate body = ULPDU bytes after the DDP header (pass exactly those bytes:
-// all parsing is bounded by them). Malformed only when fewer than 4 bytes remain (spec 4.1 check 6,
+// all parsing is bounded by them). Malformed only when fewer than 4 bytes remain (receive check 6,
 // reported as kCheckUlpduLengthForOpcode.reason_); everything else is diagnostic and decoded
 // leniently. bytes_ = body bytes actually parsed.
 DecodeResult<TerminateMessage, TerminateReason> decode_terminate(

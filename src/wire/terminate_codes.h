@@ -1,6 +1,6 @@
-// Terminate error codes (RFC 5040 §7.2, RFC 5041 §7.2, RFC 5044 §8, RFC 6581 §9; spec 3.6) as
+// Terminate error codes (RFC 5040 §7.2, RFC 5041 §7.2, RFC 5044 §8, RFC 6581 §9) as
 // enums, the TerminateReason{layer,type,code} value type, and one named constant per receive
-// check of spec table 4.1. Encoding of the Terminate message itself lives in rdmap.h.
+// check of the receive checks (src/wire/README.md). Encoding of the Terminate message itself lives in rdmap.h.
 #pragma once
 
 #include <cstdint>
@@ -22,7 +22,7 @@ enum class DdpErrorType : std::uint8_t {
   UntaggedBuffer = 2,
   ReservedForLlp = 3,
 };
-// RFC 5044 §8 uses Error Type 0 for MPA; cxgb4 sends 3 (spec 3.6): never insist on it when parsing.
+// RFC 5044 §8 uses Error Type 0 for MPA; cxgb4 sends 3: never insist on it when parsing.
 enum class LlpErrorType : std::uint8_t { Mpa = 0 };
 
 // RFC 5040 §7.2 Error Codes (RDMAP layer).
@@ -97,21 +97,21 @@ constexpr TerminateReason make_reason(LlpErrorCode code) {
           static_cast<std::uint8_t>(LlpErrorType::Mpa), static_cast<std::uint8_t>(code)};
 }
 
-// Which headers a Terminate for a given check carries (spec 3.5 "What to include", table 4.1).
+// Which headers a Terminate for a given check carries (RFC 5040 §4.8, table 4.1).
 enum class TerminateIncludes : std::uint8_t {
   Nothing,                   // M=0 D=0 R=0
   DdpHeader,                 // "+DDP":    M=1 D=1 R=0
   DdpAndReadRequestHeaders,  // "+DDP+RR": M=1 D=1 R=1
 };
 
-// One row of spec table 4.1.
+// One receive check (src/wire/README.md, "Receive checks").
 struct ReceiveCheck {
-  std::uint8_t number_;  // row number in spec table 4.1
+  std::uint8_t number_;  // its number in src/wire/README.md, "Receive checks"
   TerminateReason reason_;
   TerminateIncludes includes_;
 };
 
-// --- spec table 4.1, checks applied by wire::FpduReader (framing and header) ---
+// --- the receive checks (src/wire/README.md), checks applied by wire::FpduReader (framing and header) ---
 inline constexpr ReceiveCheck kCheckCrc{1, make_reason(LlpErrorCode::CrcError),
                                         TerminateIncludes::Nothing};
 inline constexpr ReceiveCheck kCheckUlpduTooShort{
@@ -131,7 +131,7 @@ inline constexpr ReceiveCheck kCheckUlpduLengthForOpcode{
     6, make_reason(RdmapErrorType::RemoteOperation, RdmapErrorCode::CatastrophicLocalized),
     TerminateIncludes::DdpHeader};
 
-// --- spec table 4.1, checks applied by the receive engine (core/datapath) ---
+// --- the receive checks (src/wire/README.md), checks applied by the receive engine (core/datapath) ---
 inline constexpr ReceiveCheck kCheckInterleaving{
     7, make_reason(RdmapErrorType::RemoteOperation, RdmapErrorCode::CatastrophicLocalized),
     TerminateIncludes::DdpHeader};
@@ -193,7 +193,7 @@ inline constexpr ReceiveCheck kCheckInvalidateStagOther{
     23, make_reason(RdmapErrorType::RemoteOperation, RdmapErrorCode::StagCannotBeInvalidated),
     TerminateIncludes::DdpHeader};
 
-// --- MPA startup errors sent as Terminates in FPDU mode (spec 1.4, 4.4) ---
+// --- MPA startup errors sent as Terminates in FPDU mode (RFC 6581 §5, §9) ---
 inline constexpr TerminateReason kTerminateInvalidMpaFrame =
     make_reason(LlpErrorCode::InvalidMpaFrame);
 inline constexpr TerminateReason kTerminateInsufficientIrd =

@@ -1,4 +1,4 @@
-// Adapter conformance (ndkpi.md 1.2, 1.4, 1.6, 2.2.2, 2.3.1, 2.3.3, 2.6.3, 2.6.4, 3.7, 5, 6.43):
+// Adapter conformance (Microsoft's NDKPI reference):
 // adapter URIs, version negotiation and the version/type of every object header, the
 // NdkQueryAdapterInfo size negotiation, honest and enforced limits, URI option overrides,
 // NdkQueryExtension and the completeness of every dispatch table.
@@ -15,19 +15,6 @@ using namespace ndktest;
 using namespace ndktest::acq;
 
 class AdapterTest : public ::testing::TestWithParam<std::string> {};
-
-// An adapter opened with SoftNdkOpenAdapterEx; closed on scope exit.
-struct RawAdapter {
-  NDK_ADAPTER* adapter = nullptr;
-  NTSTATUS status = STATUS_UNSUCCESSFUL;
-  RawAdapter(const std::string& uri, NDK_VERSION version) {
-    status = SoftNdkOpenAdapterEx(uri.c_str(), version, &adapter);
-    if (status != STATUS_SUCCESS) adapter = nullptr;
-  }
-  ~RawAdapter() {
-    if (adapter != nullptr) SoftNdkCloseAdapter(adapter);
-  }
-};
 
 bool reserved_is_zero(const NDK_OBJECT_HEADER* h) {
   for (PVOID p : h->NdkReserved.rf)
@@ -162,24 +149,23 @@ TEST_P(AdapterTest, version_negotiation_answers_highest_minor_and_every_header_c
       {{0, 0}, NDIS_STATUS_BAD_VERSION, {}},     {{1, 0xFFFF}, NDIS_STATUS_BAD_VERSION, {}},
       {{0xFFFF, 0}, NDIS_STATUS_BAD_VERSION, {}},
   };
-  Adapter probe(GetParam());  // only for the local address of this transport
+  AdapterFixture probe(GetParam());  // only for the local address of this transport
   ASSERT_NT(STATUS_SUCCESS, probe.open_status());
   for (const Case& c : cases) {
     SCOPED_TRACE(::testing::Message() << "requested " << c.requested.Major << "."
                                       << c.requested.Minor);
-    RawAdapter a(GetParam(), c.requested);
-    ASSERT_NT(c.status, a.status);
+    EveryObjectFixture all(GetParam(), c.requested);
+    ASSERT_NT(c.status, all.open_status());
     if (c.status != STATUS_SUCCESS) continue;
-    ASSERT_NE(nullptr, a.adapter);
-    EXPECT_EQ(c.negotiated.Major, a.adapter->Header.Version.Major);
-    EXPECT_EQ(c.negotiated.Minor, a.adapter->Header.Version.Minor);
-    EXPECT_EQ(NdkObjectTypeAdapter, a.adapter->Header.ObjectType);
-    NDK_ADAPTER_INFO info = query_info(a.adapter);
+    ASSERT_NE(nullptr, all.get());
+    EXPECT_EQ(c.negotiated.Major, all.get()->Header.Version.Major);
+    EXPECT_EQ(c.negotiated.Minor, all.get()->Header.Version.Minor);
+    EXPECT_EQ(NdkObjectTypeAdapter, all.get()->Header.ObjectType);
+    NDK_ADAPTER_INFO info = query_info(all.get());
     EXPECT_EQ(c.negotiated.Major, info.Version.Major);
     EXPECT_EQ(c.negotiated.Minor, info.Version.Minor);
 
-    AllObjects all;
-    ASSERT_TRUE(all.create(a.adapter, probe.local_address()));
+    ASSERT_TRUE(all.create(probe.local_address()));
     for (auto [header, type] : all.objects()) {
       SCOPED_TRACE(::testing::Message() << "object type " << type);
       EXPECT_EQ(type, header->ObjectType);
@@ -212,7 +198,7 @@ TEST_P(AdapterTest, open_validates_uri_options_before_reporting_bad_version) {
 }
 
 TEST_P(AdapterTest, incoming_connector_carries_negotiated_version_and_type) {
-  QpPair pair(GetParam());
+  ConnectedPairFixture pair(GetParam());
   ASSERT_TRUE(pair.connect());
   NDK_CONNECTOR* incoming = pair.passive.connector;
   ASSERT_NE(nullptr, incoming);
@@ -230,7 +216,7 @@ TEST_P(AdapterTest, incoming_connector_carries_negotiated_version_and_type) {
 // NdkQueryAdapterInfo (2.3.1, 6.43)
 
 TEST_P(AdapterTest, query_adapter_info_negotiates_buffer_size) {
-  Adapter adapter(GetParam());
+  AdapterFixture adapter(GetParam());
   ASSERT_NT(STATUS_SUCCESS, adapter.open_status());
   NDK_ADAPTER* a = adapter.get();
   auto query = a->Dispatch->NdkQueryAdapterInfo;
@@ -284,7 +270,7 @@ TEST_P(AdapterTest, query_adapter_info_negotiates_buffer_size) {
 }
 
 TEST_P(AdapterTest, adapter_info_reports_honest_limits_and_known_flags) {
-  Adapter adapter(GetParam());
+  AdapterFixture adapter(GetParam());
   ASSERT_NT(STATUS_SUCCESS, adapter.open_status());
   const NDK_ADAPTER_INFO& info = adapter.info();
   EXPECT_EQ(2, info.Version.Major);
@@ -307,7 +293,8 @@ TEST_P(AdapterTest, adapter_info_reports_honest_limits_and_known_flags) {
       NDK_ADAPTER_FLAG_RDMA_READ_LOCAL_INVALIDATE_SUPPORTED | NDK_ADAPTER_FLAG_CQ_RESIZE_SUPPORTED |
       NDK_ADAPTER_FLAG_LOOPBACK_CONNECTIONS_SUPPORTED;
   EXPECT_EQ(0u, info.AdapterFlags & ~kKnownFlags) << std::hex << info.AdapterFlags;
-  // ndkpi.md 6.36: single-host loopback connections are advertised (and QpPair relies on them).
+  // the NDKPI reference: single-host loopback connections are advertised (ConnectedPairFixture
+  // relies on them).
   EXPECT_NE(0u, info.AdapterFlags & NDK_ADAPTER_FLAG_LOOPBACK_CONNECTIONS_SUPPORTED);
 }
 
@@ -315,7 +302,7 @@ TEST_P(AdapterTest, adapter_info_reports_honest_limits_and_known_flags) {
 // Limits enforced by the creates (2.3.3, 2.6.3, 2.6.4)
 
 TEST_P(AdapterTest, create_cq_rejects_zero_and_depth_above_max) {
-  Adapter adapter(GetParam());
+  AdapterFixture adapter(GetParam());
   ASSERT_NT(STATUS_SUCCESS, adapter.open_status());
   Objects objects;
   NDK_CQ*& cq = objects.slot<NDK_CQ>();
@@ -333,7 +320,7 @@ TEST_P(AdapterTest, create_cq_rejects_zero_and_depth_above_max) {
 }
 
 TEST_P(AdapterTest, max_cq_depth_option_is_reported_and_enforced) {
-  Adapter adapter(with_option(GetParam(), "max_cq_depth", "8"));
+  AdapterFixture adapter(with_option(GetParam(), "max_cq_depth", "8"));
   ASSERT_NT(STATUS_SUCCESS, adapter.open_status());
   Objects objects;
   EXPECT_EQ(8u, adapter.info().MaxCqDepth);
@@ -354,7 +341,7 @@ TEST_P(AdapterTest, create_qp_rejects_each_size_above_its_limit) {
   std::string uri = with_option(with_option(with_option(GetParam(), "max_qp_depth", "32"),
                                             "max_sge", "4"),
                                 "max_inline", "64");
-  Adapter adapter(uri);
+  AdapterFixture adapter(uri);
   ASSERT_NT(STATUS_SUCCESS, adapter.open_status());
   Objects objects;
   const NDK_ADAPTER_INFO& info = adapter.info();
@@ -397,7 +384,7 @@ TEST_P(AdapterTest, create_qp_rejects_each_size_above_its_limit) {
 
 TEST_P(AdapterTest, create_srq_rejects_depth_and_sge_above_limits) {
   std::string uri = with_option(with_option(GetParam(), "max_srq_depth", "32"), "max_sge", "4");
-  Adapter adapter(uri);
+  AdapterFixture adapter(uri);
   ASSERT_NT(STATUS_SUCCESS, adapter.open_status());
   Objects objects;
   const NDK_ADAPTER_INFO& info = adapter.info();
@@ -423,7 +410,7 @@ TEST_P(AdapterTest, create_srq_rejects_depth_and_sge_above_limits) {
 }
 
 TEST_P(AdapterTest, default_limits_are_enforced_by_creates) {
-  Adapter adapter(GetParam());
+  AdapterFixture adapter(GetParam());
   ASSERT_NT(STATUS_SUCCESS, adapter.open_status());
   Objects objects;
   const NDK_ADAPTER_INFO& info = adapter.info();
@@ -465,24 +452,25 @@ TEST_P(AdapterTest, default_limits_are_enforced_by_creates) {
 
 TEST_P(AdapterTest, option_overrides_change_reported_info) {
   {
-    Adapter a(with_option(with_option(GetParam(), "cq_resize", "0"), "cq_moderation", "0"));
+    AdapterFixture a(with_option(with_option(GetParam(), "cq_resize", "0"), "cq_moderation", "0"));
     ASSERT_NT(STATUS_SUCCESS, a.open_status());
     EXPECT_FALSE(a.has(NDK_ADAPTER_FLAG_CQ_RESIZE_SUPPORTED));
     EXPECT_FALSE(a.has(NDK_ADAPTER_FLAG_CQ_INTERRUPT_MODERATION_SUPPORTED));
   }
   {
-    Adapter a(with_option(with_option(GetParam(), "cq_resize", "1"), "cq_moderation", "1"));
+    AdapterFixture a(with_option(with_option(GetParam(), "cq_resize", "1"), "cq_moderation", "1"));
     ASSERT_NT(STATUS_SUCCESS, a.open_status());
     EXPECT_TRUE(a.has(NDK_ADAPTER_FLAG_CQ_RESIZE_SUPPORTED));
     EXPECT_TRUE(a.has(NDK_ADAPTER_FLAG_CQ_INTERRUPT_MODERATION_SUPPORTED));
   }
   {
-    Adapter a(with_option(GetParam(), "read_sink_not_required", "1"));
+    AdapterFixture a(with_option(GetParam(), "read_sink_not_required", "1"));
     ASSERT_NT(STATUS_SUCCESS, a.open_status());
     EXPECT_TRUE(a.has(NDK_ADAPTER_FLAG_RDMA_READ_SINK_NOT_REQUIRED));
   }
   {
-    Adapter a(with_option(with_option(GetParam(), "frmr_pages", "32"), "max_read_limit", "3"));
+    AdapterFixture a(
+        with_option(with_option(GetParam(), "frmr_pages", "32"), "max_read_limit", "3"));
     ASSERT_NT(STATUS_SUCCESS, a.open_status());
     EXPECT_EQ(32u, a.info().FRMRPageCount);
     EXPECT_EQ(3u, a.info().MaxInboundReadLimit);
@@ -490,7 +478,7 @@ TEST_P(AdapterTest, option_overrides_change_reported_info) {
   }
   {
     // MaxSrqDepth 0 means "no SRQs": the create must fail (any failure, never a success).
-    Adapter a(with_option(GetParam(), "max_srq_depth", "0"));
+    AdapterFixture a(with_option(GetParam(), "max_srq_depth", "0"));
     ASSERT_NT(STATUS_SUCCESS, a.open_status());
     EXPECT_EQ(0u, a.info().MaxSrqDepth);
     Objects objects;
@@ -506,17 +494,16 @@ TEST_P(AdapterTest, option_overrides_change_reported_info) {
 // NdkQueryExtension (2.2.2) and dispatch tables (1.4)
 
 TEST_P(AdapterTest, query_extension_returns_not_supported_on_every_object_type) {
-  Adapter adapter(GetParam());
-  ASSERT_NT(STATUS_SUCCESS, adapter.open_status());
-  AllObjects all;
-  ASSERT_TRUE(all.create(adapter.get(), adapter.local_address()));
+  EveryObjectFixture all(GetParam());
+  ASSERT_NT(STATUS_SUCCESS, all.open_status());
+  ASSERT_TRUE(all.create(all.local_address()));
   GUID guids[] = {{0, 0, 0, {0, 0, 0, 0, 0, 0, 0, 0}},
                   {0x12345678, 0x9abc, 0xdef0, {1, 2, 3, 4, 5, 6, 7, 8}}};
   NDK_VERSION versions[] = {{1, 0}, {2, 1}};
   for (GUID& g : guids) {
     for (NDK_VERSION v : versions) {
       NDK_EXTENSION_INTERFACE ext{};
-      NDK_ADAPTER* a = adapter.get();
+      NDK_ADAPTER* a = all.get();
       EXPECT_NT(STATUS_NOT_SUPPORTED, a->Dispatch->NdkQueryExtension(&a->Header, &g, v, &ext));
       for (auto [header, type] : all.objects()) {
         SCOPED_TRACE(::testing::Message() << "object type " << type);
@@ -540,11 +527,10 @@ void expect_all_slots(const Table* table, size_t expected_slots, const char* nam
 }
 
 TEST_P(AdapterTest, every_dispatch_slot_of_every_table_is_populated) {
-  Adapter adapter(GetParam());
-  ASSERT_NT(STATUS_SUCCESS, adapter.open_status());
-  AllObjects all;
-  ASSERT_TRUE(all.create(adapter.get(), adapter.local_address()));
-  expect_all_slots(adapter.get()->Dispatch, 9, "adapter");
+  EveryObjectFixture all(GetParam());
+  ASSERT_NT(STATUS_SUCCESS, all.open_status());
+  ASSERT_TRUE(all.create(all.local_address()));
+  expect_all_slots(all.get()->Dispatch, 9, "adapter");
   expect_all_slots(all.cq->Dispatch, 7, "cq");
   expect_all_slots(all.pd->Dispatch, 8, "pd");
   expect_all_slots(all.mr->Dispatch, 7, "mr");
@@ -558,12 +544,11 @@ TEST_P(AdapterTest, every_dispatch_slot_of_every_table_is_populated) {
     expect_all_slots(all.srq->Dispatch, 4, "srq");
     expect_all_slots(all.srq_qp->Dispatch, 11, "qp with srq");
   }
-  // Tables are populated whatever version was negotiated (ndkpi.md 5).
-  RawAdapter old(GetParam(), NDK_VERSION{1, 1});
-  ASSERT_NT(STATUS_SUCCESS, old.status);
-  expect_all_slots(old.adapter->Dispatch, 9, "adapter 1.2");
-  AllObjects all_old;
-  ASSERT_TRUE(all_old.create(old.adapter, adapter.local_address()));
+  // Tables are populated whatever version was negotiated (Microsoft's NDKPI reference).
+  EveryObjectFixture all_old(GetParam(), NDK_VERSION{1, 1});
+  ASSERT_NT(STATUS_SUCCESS, all_old.open_status());
+  expect_all_slots(all_old.get()->Dispatch, 9, "adapter 1.2");
+  ASSERT_TRUE(all_old.create(all.local_address()));
   expect_all_slots(all_old.cq->Dispatch, 7, "cq 1.2");
   expect_all_slots(all_old.qp->Dispatch, 11, "qp 1.2");
   expect_all_slots(all_old.connector->Dispatch, 13, "connector 1.2");
@@ -572,7 +557,6 @@ TEST_P(AdapterTest, every_dispatch_slot_of_every_table_is_populated) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Uris, AdapterTest, ::testing::ValuesIn(ndktest::test_uris()));
-INSTANTIATE_TEST_SUITE_P(PendingUris, AdapterTest,
-                         ::testing::ValuesIn(ndktest::acq::pending_uris()));
+INSTANTIATE_TEST_SUITE_P(PendingUris, AdapterTest, ::testing::ValuesIn(ndktest::pending_uris()));
 
 }  // namespace

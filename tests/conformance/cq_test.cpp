@@ -1,4 +1,4 @@
-// Completion-queue conformance (ndkpi.md 2.1.4, 2.4, 4.1.1-4.1.4, 6.19-6.22): one-shot arming,
+// Completion-queue conformance (Microsoft's NDKPI reference): one-shot arming,
 // re-arm merging, arming with completions already present, SOLICITED / ERRORS semantics,
 // non-overlapping callbacks, NdkGetCqResults vs NdkGetCqResultsEx, ordering, NdkResizeCq,
 // NdkControlCqInterruptModeration (parameters and effect) and CQ overrun.
@@ -19,7 +19,8 @@ class CqTest : public ::testing::TestWithParam<std::string> {};
 
 constexpr size_t kSlot = 64;  // bytes per write / receive slot
 
-// A connected QpPair with an instrumented CQ (NotifyCq) under the QP of one side:
+// A connected pair (ConnectedPairFixture) with an instrumented CQ (NotifyCq) under the QP of one
+// side:
 // - Side::Active: the active QP's receive and initiator CQ; completions come from writes
 //   (write(i) moves slot i of `src` to slot i of `dst` on the passive side);
 // - Side::Passive: the passive QP's CQ; completions come from receives of the active side's
@@ -29,9 +30,9 @@ constexpr size_t kSlot = 64;  // bytes per write / receive slot
 // QP (whose CQ is the pair's own), with Side::Passive a Read on the active QP (likewise).
 enum class Side { Active, Passive };
 
-struct Rig {
+struct InstrumentedCqPair {
   NotifyCq ncq;  // declared first: closed last, after the pair
-  std::unique_ptr<QpPair> pair;
+  std::unique_ptr<ConnectedPairFixture> pair;
   std::unique_ptr<Region> src, dst, rx, tx, fence_sink;
   std::unique_ptr<FenceSource> fence_source;
   size_t fences = 0;
@@ -40,14 +41,14 @@ struct Rig {
   bool setup(const std::string& uri, Side s, ULONG cq_depth, int receives = 0,
              QpSizes sizes = {64, 64, 4, 4, 128}) {
     side = s;
-    pair = std::make_unique<QpPair>(uri);
-    QpPair::Side& mine = s == Side::Active ? pair->active : pair->passive;
-    if (mine.adapter->get() == nullptr) return ADD_FAILURE() << "adapter open failed", false;
-    NTSTATUS st = ncq.create(mine.adapter->get(), cq_depth);
+    pair = std::make_unique<ConnectedPairFixture>(uri);
+    ConnectedPairFixture::Side& mine = s == Side::Active ? pair->active : pair->passive;
+    if (mine.get() == nullptr) return ADD_FAILURE() << "adapter open failed", false;
+    NTSTATUS st = ncq.create(mine.get(), cq_depth);
     if (st != STATUS_SUCCESS) return ADD_FAILURE() << "create CQ: " << status_name(st), false;
-    bool ok = pair->connect([&](QpPair& p) {
-      QpPair::Side& m = s == Side::Active ? p.active : p.passive;
-      if (!replace_qp(m, ncq.cq, ncq.cq, sizes)) return;
+    bool ok = pair->connect([&](ConnectedPairFixture& p) {
+      ConnectedPairFixture::Side& m = s == Side::Active ? p.active : p.passive;
+      if (!m.replace_qp(ncq.cq, ncq.cq, sizes)) return;
       rx = std::make_unique<Region>(p.passive.pd, 256 * kSlot, NDK_MR_FLAG_ALLOW_LOCAL_WRITE);
       for (int i = 0; i < receives; ++i) {
         NTSTATUS r = post_receive(p.passive.qp, *rx, (i % 256) * kSlot, kSlot, ctx(i + 1));
@@ -62,10 +63,11 @@ struct Rig {
     fence_sink = std::make_unique<Region>(
         pair->active.pd, kSlot, NDK_MR_FLAG_ALLOW_LOCAL_WRITE | NDK_MR_FLAG_RDMA_READ_SINK);
     for (size_t i = 0; i < 256; ++i)
-      std::memset(src->buffer.data() + i * kSlot, static_cast<int>(marker(i)), kSlot);
-    return src->status == STATUS_SUCCESS && dst->status == STATUS_SUCCESS &&
-           tx->status == STATUS_SUCCESS && fence_source->status == STATUS_SUCCESS &&
-           fence_sink->status == STATUS_SUCCESS && rx != nullptr && rx->status == STATUS_SUCCESS;
+      std::memset(src->data() + i * kSlot, static_cast<int>(marker(i)), kSlot);
+    return src->status() == STATUS_SUCCESS && dst->status() == STATUS_SUCCESS &&
+           tx->status() == STATUS_SUCCESS && fence_source->status == STATUS_SUCCESS &&
+           fence_sink->status() == STATUS_SUCCESS && rx != nullptr &&
+           rx->status() == STATUS_SUCCESS;
   }
   static unsigned char marker(size_t i) { return static_cast<unsigned char>(i % 255 + 1); }
 
@@ -74,7 +76,7 @@ struct Rig {
     return post_write(pair->active.qp, *src, i * kSlot, kSlot, *dst, i * kSlot, ctx(i + 1), flags);
   }
   // The data of write(i) is at the passive side (check after a fence).
-  bool landed(size_t i) { return dst->buffer.data()[i * kSlot + kSlot - 1] == marker(i); }
+  bool landed(size_t i) { return dst->data()[i * kSlot + kSlot - 1] == marker(i); }
   // Side::Active: orders the writes posted so far before the checks of `dst` with a silent
   // zero-length Send into a receive posted here on the passive QP (no receive of its own is
   // outstanding there), whose completion goes to the pair's passive CQ: nothing reaches the
@@ -122,7 +124,7 @@ struct Rig {
     return out;
   }
 
-  ~Rig() {
+  ~InstrumentedCqPair() {
     src.reset();
     dst.reset();
     rx.reset();
@@ -141,7 +143,7 @@ struct Rig {
 // Arming (4.1.2)
 
 TEST_P(CqTest, arm_any_gives_one_callback_per_arm) {
-  Rig rig;
+  InstrumentedCqPair rig;
   ASSERT_TRUE(rig.setup(GetParam(), Side::Active, 64));
   rig.ncq.arm(NDK_CQ_NOTIFY_ANY);
   ASSERT_NT(STATUS_SUCCESS, rig.write(0));
@@ -168,7 +170,7 @@ TEST_P(CqTest, arm_any_gives_one_callback_per_arm) {
 }
 
 TEST_P(CqTest, no_callback_without_arm) {
-  Rig rig;
+  InstrumentedCqPair rig;
   ASSERT_TRUE(rig.setup(GetParam(), Side::Active, 64));
   ASSERT_TRUE(rig.write_and_settle(0, 5));
   auto got = rig.take(5);
@@ -177,7 +179,7 @@ TEST_P(CqTest, no_callback_without_arm) {
 }
 
 TEST_P(CqTest, rearm_before_firing_merges_to_the_stronger_type) {
-  Rig rig;
+  InstrumentedCqPair rig;
   ASSERT_TRUE(rig.setup(GetParam(), Side::Passive, 256, 40));
   const ULONG types[] = {NDK_CQ_NOTIFY_ERRORS, NDK_CQ_NOTIFY_SOLICITED, NDK_CQ_NOTIFY_ANY};
   auto rank = [](ULONG t) { return t == NDK_CQ_NOTIFY_ERRORS ? 0 : t == NDK_CQ_NOTIFY_SOLICITED ? 1 : 2; };
@@ -217,7 +219,7 @@ TEST_P(CqTest, rearm_before_firing_merges_to_the_stronger_type) {
 }
 
 TEST_P(CqTest, arm_with_unreported_completions_fires_promptly_but_not_inside_arm) {
-  Rig rig;
+  InstrumentedCqPair rig;
   ASSERT_TRUE(rig.setup(GetParam(), Side::Active, 64));
   ASSERT_TRUE(rig.write_and_settle(0, 3));  // present, never notified
   EXPECT_EQ(0, rig.ncq.calls.load());
@@ -244,12 +246,12 @@ TEST_P(CqTest, arm_with_unreported_completions_fires_promptly_but_not_inside_arm
 }
 
 TEST_P(CqTest, solicited_arm_fires_on_solicited_receive_present_at_arm_time) {
-  Rig rig;
+  InstrumentedCqPair rig;
   ASSERT_TRUE(rig.setup(GetParam(), Side::Passive, 64, 4));
   ASSERT_NT(STATUS_SUCCESS, rig.send(1, NDK_OP_FLAG_SEND_AND_SOLICIT_EVENT));
   // The solicited receive is complete (placed, its entry in the CQ) before the arm.
   ASSERT_TRUE(rig.fence_sends());
-  ASSERT_EQ(0x77, rig.rx->buffer.data()[15]) << "the send's data was not placed";
+  ASSERT_EQ(0x77, rig.rx->data()[15]) << "the send's data was not placed";
   quiet(std::chrono::milliseconds(50));
   rig.ncq.arm(NDK_CQ_NOTIFY_SOLICITED);
   EXPECT_EQ(0, rig.ncq.inside_arm.load());
@@ -260,7 +262,7 @@ TEST_P(CqTest, solicited_arm_fires_on_solicited_receive_present_at_arm_time) {
 }
 
 TEST_P(CqTest, drain_and_rearm_inside_callback_never_overlaps_and_loses_nothing) {
-  Rig rig;
+  InstrumentedCqPair rig;
   ASSERT_TRUE(rig.setup(GetParam(), Side::Active, 256));
   std::mutex mutex;
   std::vector<NDK_RESULT_EX> drained;
@@ -309,7 +311,7 @@ TEST_P(CqTest, drain_and_rearm_inside_callback_never_overlaps_and_loses_nothing)
 // Arm types (2.4.2, 4.1.2 rule 6)
 
 TEST_P(CqTest, solicited_arm_ignores_ordinary_receive_and_fires_on_solicited_one) {
-  Rig rig;
+  InstrumentedCqPair rig;
   ASSERT_TRUE(rig.setup(GetParam(), Side::Passive, 64, 8));
   rig.ncq.arm(NDK_CQ_NOTIFY_SOLICITED);
   ASSERT_NT(STATUS_SUCCESS, rig.send(1));
@@ -335,7 +337,7 @@ TEST_P(CqTest, solicited_arm_ignores_ordinary_receive_and_fires_on_solicited_one
 TEST_P(CqTest, solicited_and_any_arms_are_satisfied_by_an_error_completion) {
   for (ULONG type : {NDK_CQ_NOTIFY_SOLICITED, NDK_CQ_NOTIFY_ANY}) {
     SCOPED_TRACE(type == NDK_CQ_NOTIFY_ANY ? "ANY" : "SOLICITED");
-    Rig rig;
+    InstrumentedCqPair rig;
     ASSERT_TRUE(rig.setup(GetParam(), Side::Passive, 64, 4));
     rig.ncq.arm(type);
     // Flushing cancels the 4 receives: error completions.
@@ -353,7 +355,7 @@ TEST_P(CqTest, solicited_and_any_arms_are_satisfied_by_an_error_completion) {
 }
 
 TEST_P(CqTest, errors_arm_is_not_satisfied_by_completions) {
-  Rig rig;
+  InstrumentedCqPair rig;
   ASSERT_TRUE(rig.setup(GetParam(), Side::Passive, 64, 8));
   rig.ncq.arm(NDK_CQ_NOTIFY_ERRORS);
   ASSERT_NT(STATUS_SUCCESS, rig.send(1));
@@ -375,7 +377,7 @@ TEST_P(CqTest, get_cq_results_returns_the_prefix_of_results_ex_and_both_can_be_m
   static_assert(offsetof(NDK_RESULT_EX, BytesTransferred) == offsetof(NDK_RESULT, BytesTransferred));
   static_assert(offsetof(NDK_RESULT_EX, QPContext) == offsetof(NDK_RESULT, QPContext));
   static_assert(offsetof(NDK_RESULT_EX, RequestContext) == offsetof(NDK_RESULT, RequestContext));
-  Rig rig;
+  InstrumentedCqPair rig;
   ASSERT_TRUE(rig.setup(GetParam(), Side::Active, 64));
   ASSERT_TRUE(rig.write_and_settle(0, 8));
   void* qp_context = &rig.pair->active;
@@ -431,7 +433,7 @@ TEST_P(CqTest, get_cq_results_returns_the_prefix_of_results_ex_and_both_can_be_m
 }
 
 TEST_P(CqTest, receive_completions_through_plain_results_carry_bytes_and_contexts) {
-  Rig rig;
+  InstrumentedCqPair rig;
   ASSERT_TRUE(rig.setup(GetParam(), Side::Passive, 64, 4));
   for (uintptr_t i = 1; i <= 3; ++i) ASSERT_NT(STATUS_SUCCESS, rig.send(100 + i));
   NDK_RESULT r[3];
@@ -449,7 +451,7 @@ TEST_P(CqTest, receive_completions_through_plain_results_carry_bytes_and_context
 }
 
 TEST_P(CqTest, completions_of_one_queue_arrive_in_posting_order) {
-  Rig rig;
+  InstrumentedCqPair rig;
   ASSERT_TRUE(rig.setup(GetParam(), Side::Passive, 256, 60));
   // Initiator queue (active side, the pair's own CQ): writes and sends interleaved.
   Region& dst = *rig.dst;
@@ -487,9 +489,9 @@ NTSTATUS resize(NDK_CQ* cq, ULONG depth) {
 }
 
 TEST_P(CqTest, resize_grows_shrinks_to_occupancy_rejects_below_and_above_and_keeps_entries) {
-  Rig rig;
+  InstrumentedCqPair rig;
   ASSERT_TRUE(rig.setup(GetParam(), Side::Active, 16));
-  const Adapter& adapter = *rig.pair->active.adapter;
+  const ndkxx::Adapter& adapter = rig.pair->active;
   if (!adapter.has(NDK_ADAPTER_FLAG_CQ_RESIZE_SUPPORTED))
     GTEST_SKIP() << "adapter does not report NDK_ADAPTER_FLAG_CQ_RESIZE_SUPPORTED";
   ASSERT_TRUE(rig.write_and_settle(0, 6));  // occupancy 6
@@ -522,9 +524,9 @@ TEST_P(CqTest, resize_grows_shrinks_to_occupancy_rejects_below_and_above_and_kee
 }
 
 TEST_P(CqTest, resize_bigger_capacity_is_usable) {
-  Rig rig;
+  InstrumentedCqPair rig;
   ASSERT_TRUE(rig.setup(GetParam(), Side::Active, 4));
-  if (!rig.pair->active.adapter->has(NDK_ADAPTER_FLAG_CQ_RESIZE_SUPPORTED))
+  if (!rig.pair->active.has(NDK_ADAPTER_FLAG_CQ_RESIZE_SUPPORTED))
     GTEST_SKIP() << "adapter does not report NDK_ADAPTER_FLAG_CQ_RESIZE_SUPPORTED";
   ASSERT_NT(STATUS_SUCCESS, resize(rig.ncq.cq, 40));
   rig.ncq.arm(NDK_CQ_NOTIFY_ERRORS);
@@ -539,9 +541,9 @@ TEST_P(CqTest, resize_bigger_capacity_is_usable) {
 }
 
 TEST_P(CqTest, resize_smaller_capacity_is_enforced) {
-  Rig rig;
+  InstrumentedCqPair rig;
   ASSERT_TRUE(rig.setup(GetParam(), Side::Active, 64));
-  if (!rig.pair->active.adapter->has(NDK_ADAPTER_FLAG_CQ_RESIZE_SUPPORTED))
+  if (!rig.pair->active.has(NDK_ADAPTER_FLAG_CQ_RESIZE_SUPPORTED))
     GTEST_SKIP() << "adapter does not report NDK_ADAPTER_FLAG_CQ_RESIZE_SUPPORTED";
   ASSERT_NT(STATUS_SUCCESS, resize(rig.ncq.cq, 4));
   rig.ncq.arm(NDK_CQ_NOTIFY_ERRORS);
@@ -551,7 +553,7 @@ TEST_P(CqTest, resize_smaller_capacity_is_enforced) {
 }
 
 TEST_P(CqTest, resize_without_capability_returns_not_supported) {
-  Adapter adapter(with_option(GetParam(), "cq_resize", "0"));
+  AdapterFixture adapter(with_option(GetParam(), "cq_resize", "0"));
   ASSERT_NT(STATUS_SUCCESS, adapter.open_status());
   ASSERT_FALSE(adapter.has(NDK_ADAPTER_FLAG_CQ_RESIZE_SUPPORTED));
   NDK_CQ* cq = nullptr;
@@ -565,7 +567,7 @@ TEST_P(CqTest, resize_without_capability_returns_not_supported) {
 // NdkControlCqInterruptModeration (2.4.5)
 
 TEST_P(CqTest, moderation_parameter_table) {
-  Adapter adapter(GetParam());
+  AdapterFixture adapter(GetParam());
   ASSERT_NT(STATUS_SUCCESS, adapter.open_status());
   if (!adapter.has(NDK_ADAPTER_FLAG_CQ_INTERRUPT_MODERATION_SUPPORTED))
     GTEST_SKIP() << "adapter does not report NDK_ADAPTER_FLAG_CQ_INTERRUPT_MODERATION_SUPPORTED";
@@ -605,7 +607,7 @@ TEST_P(CqTest, moderation_parameter_table) {
 }
 
 TEST_P(CqTest, moderation_without_capability_returns_not_supported) {
-  Adapter adapter(with_option(GetParam(), "cq_moderation", "0"));
+  AdapterFixture adapter(with_option(GetParam(), "cq_moderation", "0"));
   ASSERT_NT(STATUS_SUCCESS, adapter.open_status());
   ASSERT_FALSE(adapter.has(NDK_ADAPTER_FLAG_CQ_INTERRUPT_MODERATION_SUPPORTED));
   NDK_CQ* cq = nullptr;
@@ -621,9 +623,9 @@ TEST_P(CqTest, moderation_without_capability_returns_not_supported) {
 }
 
 TEST_P(CqTest, count_moderation_holds_the_notification_until_count_completions) {
-  Rig rig;
+  InstrumentedCqPair rig;
   ASSERT_TRUE(rig.setup(GetParam(), Side::Active, 64));
-  if (!rig.pair->active.adapter->has(NDK_ADAPTER_FLAG_CQ_INTERRUPT_MODERATION_SUPPORTED))
+  if (!rig.pair->active.has(NDK_ADAPTER_FLAG_CQ_INTERRUPT_MODERATION_SUPPORTED))
     GTEST_SKIP() << "adapter does not report NDK_ADAPTER_FLAG_CQ_INTERRUPT_MODERATION_SUPPORTED";
   ASSERT_NT(STATUS_SUCCESS, rig.ncq.cq->Dispatch->NdkControlCqInterruptModeration(rig.ncq.cq,
                                                                                  MAXULONG, 4));
@@ -642,9 +644,9 @@ TEST_P(CqTest, count_moderation_holds_the_notification_until_count_completions) 
 }
 
 TEST_P(CqTest, interval_bound_releases_a_notification_the_count_would_hold) {
-  Rig rig;
+  InstrumentedCqPair rig;
   ASSERT_TRUE(rig.setup(GetParam(), Side::Active, 64));
-  if (!rig.pair->active.adapter->has(NDK_ADAPTER_FLAG_CQ_INTERRUPT_MODERATION_SUPPORTED))
+  if (!rig.pair->active.has(NDK_ADAPTER_FLAG_CQ_INTERRUPT_MODERATION_SUPPORTED))
     GTEST_SKIP() << "adapter does not report NDK_ADAPTER_FLAG_CQ_INTERRUPT_MODERATION_SUPPORTED";
   for (ULONG count : {ULONG{32}, MAXULONG}) {  // both finite; interval only
     SCOPED_TRACE(count);
@@ -660,9 +662,9 @@ TEST_P(CqTest, interval_bound_releases_a_notification_the_count_would_hold) {
 }
 
 TEST_P(CqTest, newer_moderation_settings_release_a_held_notification) {
-  Rig rig;
+  InstrumentedCqPair rig;
   ASSERT_TRUE(rig.setup(GetParam(), Side::Active, 64));
-  if (!rig.pair->active.adapter->has(NDK_ADAPTER_FLAG_CQ_INTERRUPT_MODERATION_SUPPORTED))
+  if (!rig.pair->active.has(NDK_ADAPTER_FLAG_CQ_INTERRUPT_MODERATION_SUPPORTED))
     GTEST_SKIP() << "adapter does not report NDK_ADAPTER_FLAG_CQ_INTERRUPT_MODERATION_SUPPORTED";
   NDK_CQ* cq = rig.ncq.cq;
   ASSERT_NT(STATUS_SUCCESS, cq->Dispatch->NdkControlCqInterruptModeration(cq, MAXULONG, 8));
@@ -692,7 +694,7 @@ void expect_dead_qp(NotifyCq& ncq, NDK_QP* qp, Region& local, Region& remote) {
 }
 
 TEST_P(CqTest, overrun_while_armed_reports_buffer_overflow_and_kills_the_qp) {
-  Rig rig;
+  InstrumentedCqPair rig;
   ASSERT_TRUE(rig.setup(GetParam(), Side::Active, 2));
   rig.ncq.arm(NDK_CQ_NOTIFY_ERRORS);  // completions do not satisfy it; the overrun does
   for (size_t i = 0; i < 3; ++i) ASSERT_NT(STATUS_SUCCESS, rig.write(i));
@@ -701,13 +703,13 @@ TEST_P(CqTest, overrun_while_armed_reports_buffer_overflow_and_kills_the_qp) {
   expect_dead_qp(rig.ncq, rig.pair->active.qp, *rig.src, *rig.dst);
   quiet();
   EXPECT_EQ(1, rig.ncq.calls.load());
-  // ndkpi.md 4.1.4 [interpretation]: the connection is aborted; the peer sees it.
+  // the NDKPI reference: the connection is aborted; the peer sees it.
   EXPECT_TRUE(wait_until([&] { return rig.pair->passive.disconnects.count.load() == 1; }))
       << "the peer was not told that the connection died";
 }
 
 TEST_P(CqTest, overrun_while_disarmed_is_reported_at_the_next_arm) {
-  Rig rig;
+  InstrumentedCqPair rig;
   ASSERT_TRUE(rig.setup(GetParam(), Side::Active, 2));
   for (size_t i = 0; i < 3; ++i) ASSERT_NT(STATUS_SUCCESS, rig.write(i));
   // Wait until the CQ died (probe writes add completions to the overrun, which is fine).
@@ -732,7 +734,7 @@ TEST_P(CqTest, overrun_while_disarmed_is_reported_at_the_next_arm) {
 
 // Overruns the passive side's receive CQ (depth 2) with 3 receives (silent sends on the active
 // side), with an ERRORS arm in place.
-void overrun_receive_cq(Rig& rig) {
+void overrun_receive_cq(InstrumentedCqPair& rig) {
   rig.ncq.arm(NDK_CQ_NOTIFY_ERRORS);
   for (uintptr_t i = 1; i <= 3; ++i)
     ASSERT_NT(STATUS_SUCCESS, rig.send(i, NDK_OP_FLAG_SILENT_SUCCESS));
@@ -741,7 +743,7 @@ void overrun_receive_cq(Rig& rig) {
 }
 
 TEST_P(CqTest, receive_overrun_reports_buffer_overflow_and_kills_the_qp) {
-  Rig rig;
+  InstrumentedCqPair rig;
   ASSERT_TRUE(rig.setup(GetParam(), Side::Passive, 2, 4));
   ASSERT_NO_FATAL_FAILURE(overrun_receive_cq(rig));
   expect_dead_qp(rig.ncq, rig.pair->passive.qp, *rig.rx, *rig.dst);
@@ -751,7 +753,7 @@ TEST_P(CqTest, receive_overrun_reports_buffer_overflow_and_kills_the_qp) {
 
 // Regression test for a provider bug fixed earlier (see git history).
 TEST_P(CqTest, receive_overrun_aborts_the_connection_and_the_peer_sees_it) {
-  Rig rig;
+  InstrumentedCqPair rig;
   ASSERT_TRUE(rig.setup(GetParam(), Side::Passive, 2, 4));
   ASSERT_NO_FATAL_FAILURE(overrun_receive_cq(rig));
   EXPECT_TRUE(wait_until([&] { return rig.pair->active.disconnects.count.load() == 1; }))
@@ -760,20 +762,20 @@ TEST_P(CqTest, receive_overrun_aborts_the_connection_and_the_peer_sees_it) {
 
 // A pair whose active QP has separate receive and initiator CQs; one of them is a small
 // instrumented CQ, the other the pair's own (large) CQ.
-struct SplitCqRig {
+struct SplitCqPair {
   NotifyCq small;  // declared first: outlives the pair's QPs
-  std::unique_ptr<QpPair> pair;
+  std::unique_ptr<ConnectedPairFixture> pair;
   std::unique_ptr<Region> rx, tx, src, dst;
 
   bool setup(const std::string& uri, bool small_is_receive_cq) {
-    pair = std::make_unique<QpPair>(uri);
-    if (pair->active.adapter->get() == nullptr) return ADD_FAILURE() << "adapter open", false;
-    NTSTATUS s = small.create(pair->active.adapter->get(), 2);
+    pair = std::make_unique<ConnectedPairFixture>(uri);
+    if (pair->active.get() == nullptr) return ADD_FAILURE() << "adapter open", false;
+    NTSTATUS s = small.create(pair->active.get(), 2);
     if (s != STATUS_SUCCESS) return ADD_FAILURE() << "create CQ: " << status_name(s), false;
-    bool ok = pair->connect([&](QpPair& p) {
-      NDK_CQ* big = p.active.cq.cq;
-      if (!replace_qp(p.active, small_is_receive_cq ? small.cq : big,
-                      small_is_receive_cq ? big : small.cq))
+    bool ok = pair->connect([&](ConnectedPairFixture& p) {
+      NDK_CQ* big = p.active.cq.get();
+      if (!p.active.replace_qp(small_is_receive_cq ? small.cq : big,
+                               small_is_receive_cq ? big : small.cq))
         return;
       rx = std::make_unique<Region>(p.active.pd, 4 * kSlot, NDK_MR_FLAG_ALLOW_LOCAL_WRITE);
       if (small_is_receive_cq) {
@@ -787,10 +789,10 @@ struct SplitCqRig {
     tx = std::make_unique<Region>(pair->passive.pd, kSlot, NDK_MR_FLAG_ALLOW_LOCAL_WRITE, 0x42);
     src = std::make_unique<Region>(pair->active.pd, kSlot, NDK_MR_FLAG_ALLOW_LOCAL_WRITE, 0x43);
     dst = std::make_unique<Region>(pair->passive.pd, 8 * kSlot, NDK_MR_FLAG_ALLOW_REMOTE_WRITE);
-    return rx->status == STATUS_SUCCESS && tx->status == STATUS_SUCCESS &&
-           src->status == STATUS_SUCCESS && dst->status == STATUS_SUCCESS;
+    return rx->status() == STATUS_SUCCESS && tx->status() == STATUS_SUCCESS &&
+           src->status() == STATUS_SUCCESS && dst->status() == STATUS_SUCCESS;
   }
-  ~SplitCqRig() {
+  ~SplitCqPair() {
     rx.reset();
     tx.reset();
     src.reset();
@@ -805,7 +807,7 @@ struct SplitCqRig {
 
 // Regression test for a provider bug fixed earlier (see git history).
 TEST_P(CqTest, receive_cq_overrun_makes_initiator_posts_fail_on_a_qp_with_separate_cqs) {
-  SplitCqRig rig;
+  SplitCqPair rig;
   ASSERT_TRUE(rig.setup(GetParam(), true));
   rig.small.arm(NDK_CQ_NOTIFY_ERRORS);
   for (uintptr_t i = 1; i <= 3; ++i)
@@ -826,7 +828,7 @@ TEST_P(CqTest, receive_cq_overrun_makes_initiator_posts_fail_on_a_qp_with_separa
 
 // Regression test for a provider bug fixed earlier (see git history).
 TEST_P(CqTest, initiator_cq_overrun_makes_receive_posts_fail_on_a_qp_with_separate_cqs) {
-  SplitCqRig rig;
+  SplitCqPair rig;
   ASSERT_TRUE(rig.setup(GetParam(), false));
   rig.small.arm(NDK_CQ_NOTIFY_ERRORS);
   for (size_t i = 0; i < 3; ++i)
@@ -843,6 +845,6 @@ TEST_P(CqTest, initiator_cq_overrun_makes_receive_posts_fail_on_a_qp_with_separa
 }
 
 INSTANTIATE_TEST_SUITE_P(Uris, CqTest, ::testing::ValuesIn(ndktest::test_uris()));
-INSTANTIATE_TEST_SUITE_P(PendingUris, CqTest, ::testing::ValuesIn(ndktest::acq::pending_uris()));
+INSTANTIATE_TEST_SUITE_P(PendingUris, CqTest, ::testing::ValuesIn(ndktest::pending_uris()));
 
 }  // namespace

@@ -1,14 +1,15 @@
-// Flush, QP error state, peer errors and disconnect on the data path (ndkpi.md 2.1.7, 2.9.1,
-// 2.11.9, 4.1.3, 4.1.5, 4.5.7, 4.7, 4.9). Every test runs on each test URI and on its
+// Flush, QP error state, peer errors and disconnect on the data path (Microsoft's NDKPI reference).
+// Every test runs on each test URI and on its
 // "pending=always" twin.
 //
 // Provider choice for posts on a QP in the error state (after a flush, a failed request or a
 // completed disconnect): src/core/qp.cpp Qp::check_initiator_post accepts initiator requests in
 // State::Error and the engine completes them with STATUS_CANCELLED (the first option of
-// ndkpi.md 4.1.5 rule 4); Qp::post_receive likewise accepts and cancels receives. The tests
+// the NDKPI reference); Qp::post_receive likewise accepts and cancels receives. The tests
 // below hold the provider to that choice.
 #include <gtest/gtest.h>
 
+#include "fixtures.h"
 #include "ndk_test.h"
 #include "qp_datapath_helpers.h"
 #include "transport_helpers.h"
@@ -17,7 +18,7 @@ namespace {
 using namespace ndktest;
 using namespace ndktest::qpd;
 
-class FlushError : public PairTest {
+class FlushError : public MemoryPairTest {
  protected:
   // Splits completions of one CQ into receive-queue and initiator-queue entries (each queue is
   // ordered; the two are not ordered against each other).
@@ -42,7 +43,7 @@ class FlushError : public PairTest {
 
 TEST_P(FlushError, flush_cancels_outstanding_receives_in_posting_order) {
   constexpr int kN = 8;
-  ASSERT_TRUE(start({}, 64 * 1024, [&](QpPair& q) {
+  ASSERT_TRUE(start({}, 64 * 1024, [&](ConnectedPairFixture& q) {
     for (int i = 0; i < kN; ++i)
       ASSERT_NT(STATUS_SUCCESS, post_receive(q.passive.qp, *p, i * 1024, 1024, ctx(0x10 + i)));
   }));
@@ -67,12 +68,12 @@ TEST_P(FlushError, flush_cancels_outstanding_receives_in_posting_order) {
 }
 
 TEST_P(FlushError, flush_of_never_connected_qp_cancels_receives_in_posting_order) {
-  LoneQp lone(GetParam());
-  ASSERT_TRUE(lone.create());
+  QpFixture lone(GetParam());
+  ASSERT_TRUE(lone.ok());
   std::vector<NDK_RESULT_EX> got;
   {
     Region buf(lone.pd, 64 * 1024, kMrAll);
-    ASSERT_NT(STATUS_SUCCESS, buf.status);
+    ASSERT_NT(STATUS_SUCCESS, buf.status());
     for (int i = 0; i < 6; ++i)
       ASSERT_NT(STATUS_SUCCESS, post_receive(lone.qp, buf, i * 1024, 1024, ctx(0x20 + i)));
     EXPECT_TRUE(stray_completions(lone.cq).empty());
@@ -126,32 +127,25 @@ TEST_P(FlushError, posts_after_flush_are_accepted_and_complete_cancelled) {
   EXPECT_TRUE(stray_completions(act().cq).empty());
   // Nothing reached the peer, and the peer saw the connection go.
   EXPECT_TRUE(stray_completions(pas().cq).empty());
-  for (int i = 0; i < 64; ++i) ASSERT_EQ(0, p->buffer.data()[i]) << "a cancelled write ran";
+  for (int i = 0; i < 64; ++i) ASSERT_EQ(0, p->data()[i]) << "a cancelled write ran";
   EXPECT_TRUE(wait_until([&] { return pas().disconnects.count.load() == 1; }));
 }
 
-// ndkpi.md 2.9.1, 4.1.5 rules 1-2: initiator requests still outstanding when NdkFlush is called
+// the NDKPI reference: initiator requests still outstanding when NdkFlush is called
 // complete once each, in posting order, with STATUS_CANCELLED -- including SILENT_SUCCESS ones
 // and those waiting behind a READ_FENCE. To have requests outstanding, they are posted and
-// flushed from inside a provider callback (the SRQ notification of an SrqRig; posting from a
-// callback is allowed, ndkpi.md 0.2): a read posted there needs the peer's response, which the
-// provider may deliver only after the callback returns.
+// flushed from inside a provider callback (the SRQ notification of an SrqPairFixture; posting from
+// a callback is allowed, the NDKPI reference): a read posted there needs the peer's response, which
+// the provider may deliver only after the callback returns.
 TEST_P(FlushError, flush_cancels_unfinished_initiator_requests_in_order_including_silent) {
-  SrqRig::Options options;
-  options.threshold = 1;  // fires when the SRQ runs empty
-  SrqRig rig(GetParam(), options);
-  if (rig.pa->get() != nullptr && rig.pa->info().MaxSrqDepth == 0)
+  CallbackPair trigger(GetParam());
+  if (!trigger.has_srq())
     GTEST_SKIP() << "adapter reports MaxSrqDepth == 0 (the trigger needs an SRQ)";
-  ASSERT_TRUE(rig.create());
+  ASSERT_NO_FATAL_FAILURE(trigger.start(1000, 7));
+  SrqPairFixture& rig = trigger.rig;
+  Region& ra = *trigger.ra;
+  Region& rp = *trigger.rp;
   {
-    Region ra(rig.apd, 64 * 1024, kMrAll);
-    Region rp(rig.ppd, 64 * 1024, kMrAll);
-    ASSERT_NT(STATUS_SUCCESS, ra.status);
-    ASSERT_NT(STATUS_SUCCESS, rp.status);
-    fill(rp.buffer.data(), 1000, 7);
-    ASSERT_TRUE(rig.connect(0));
-    ASSERT_TRUE(rig.connect(1));
-
     NTSTATUS posted[4] = {STATUS_PENDING, STATUS_PENDING, STATUS_PENDING, STATUS_PENDING};
     std::vector<NDK_RESULT_EX> before_flush;
     ASSERT_TRUE(rig.run_in_callback(rp, ra, [&] {
@@ -165,7 +159,7 @@ TEST_P(FlushError, flush_cancels_unfinished_initiator_requests_in_order_includin
       posted[2] = q->NdkSend(qp, ctx(0xB2), &src, 1, NDK_OP_FLAG_SILENT_SUCCESS);
       posted[3] = q->NdkWrite(qp, ctx(0xB3), &src, 1, rp.address(16384), rp.remote_token(), 0);
       NDK_RESULT_EX r[8];
-      ULONG n = rig.acq.poll(r, 8);
+      ULONG n = rig.active.cq.poll(r, 8);
       before_flush.assign(r, r + n);
       q->NdkFlush(qp);
     }));
@@ -173,13 +167,14 @@ TEST_P(FlushError, flush_cancels_unfinished_initiator_requests_in_order_includin
 
     // Everything of QP 0 that ever completes has completed once the flush entries are in.
     std::vector<NDK_RESULT_EX> all = before_flush;
-    auto later = stray_completions(rig.acq, std::chrono::milliseconds(300));
+    auto later = stray_completions(rig.active.cq, std::chrono::milliseconds(300));
     all.insert(all.end(), later.begin(), later.end());
     std::vector<NDK_RESULT_EX> qp0;
     int trigger_sends = 0;
     for (const NDK_RESULT_EX& r : all) {
       if (r.QPContext == &rig.actx[0]) qp0.push_back(r);
-      if (r.QPContext == &rig.actx[1] && r.RequestContext == ctx(SrqRig::kTriggerContext)) ++trigger_sends;
+      if (r.QPContext == &rig.actx[1] && r.RequestContext == ctx(SrqPairFixture::kTriggerContext))
+        ++trigger_sends;
     }
     EXPECT_EQ(1, trigger_sends);
     bool read_done_before_flush = false;
@@ -225,7 +220,7 @@ TEST_P(FlushError, flush_cancels_unfinished_initiator_requests_in_order_includin
     }
     if (outcome[1] == STATUS_CANCELLED) {
       for (int i = 0; i < 100; ++i)
-        ASSERT_EQ(0, rp.buffer.data()[8192 + i]) << "a cancelled write reached the peer";
+        ASSERT_EQ(0, rp.data()[8192 + i]) << "a cancelled write reached the peer";
     }
     EXPECT_TRUE(stray_completions(rig.prcq[0]).empty());
     EXPECT_TRUE(wait_until([&] { return rig.pdis[0].count.load() == 1; }))
@@ -237,11 +232,11 @@ TEST_P(FlushError, flush_cancels_unfinished_initiator_requests_in_order_includin
 // QP close
 
 TEST_P(FlushError, closing_qp_reports_cancelled_receives_before_close_completes) {
-  LoneQp lone(GetParam());
-  ASSERT_TRUE(lone.create());
+  QpFixture lone(GetParam());
+  ASSERT_TRUE(lone.ok());
   {
     Region buf(lone.pd, 64 * 1024, kMrAll);
-    ASSERT_NT(STATUS_SUCCESS, buf.status);
+    ASSERT_NT(STATUS_SUCCESS, buf.status());
     for (int i = 0; i < 5; ++i)
       ASSERT_NT(STATUS_SUCCESS, post_receive(lone.qp, buf, i * 1024, 1024, ctx(0x40 + i)));
     ASSERT_TRUE(lone.close_qp());
@@ -258,7 +253,7 @@ TEST_P(FlushError, closing_qp_reports_cancelled_receives_before_close_completes)
 }
 
 TEST_P(FlushError, closing_connected_qp_reports_cancelled_receives_before_close_completes) {
-  ASSERT_TRUE(start({}, 64 * 1024, [&](QpPair& q) {
+  ASSERT_TRUE(start({}, 64 * 1024, [&](ConnectedPairFixture& q) {
     for (int i = 0; i < 4; ++i)
       ASSERT_NT(STATUS_SUCCESS, post_receive(q.passive.qp, *p, i * 1024, 1024, ctx(0x50 + i)));
   }));
@@ -267,9 +262,9 @@ TEST_P(FlushError, closing_connected_qp_reports_cancelled_receives_before_close_
   ASSERT_TRUE(pas().cq.next(&first));
   EXPECT_TRUE(is_completion(first, STATUS_SUCCESS, NdkOperationTypeReceive, ctx(0x50), &pas()));
   // The QP is the connector's antecedent: close the connector first, then the QP.
-  ASSERT_TRUE(close_object(pas().connector));
+  ASSERT_TRUE(pas().close(pas().connector));
   pas().connector = nullptr;
-  ASSERT_TRUE(close_object(pas().qp));
+  ASSERT_TRUE(pas().close(pas().qp));
   pas().qp = nullptr;
   NDK_RESULT_EX r[8];
   ULONG n = pas().cq.poll(r, 8);
@@ -286,19 +281,19 @@ TEST_P(FlushError, closing_connected_qp_reports_cancelled_receives_before_close_
 // ---------------------------------------------------------------------------------------------
 // Failing requests
 
-// ndkpi.md 4.1.3 / 4.7: SILENT_SUCCESS suppresses only successful completions. A remote access
+// the NDKPI reference: SILENT_SUCCESS suppresses only successful completions. A remote access
 // error moves the QP to the error state (4.1.5 rule 6): the request fails with
 // STATUS_ACCESS_VIOLATION (4.9) and everything behind it is cancelled.
-// iWARP (iwarp.md 3.7 rule 5, ndkpi.md 4.9): the write completes locally when handed to TCP --
+// iWARP (RFC 5040, and the NDKPI reference): the write completes locally when handed to TCP --
 // successfully, hence silently -- and the target's refusal arrives later as a Terminate. There
 // the test waits for the abort (both disconnect events) before posting the later requests, and
 // the failing write has either no completion or a failed one.
 TEST_P(FlushError, failing_silent_write_produces_completion_and_cancels_the_rest) {
   ASSERT_TRUE(start());
   const bool may_succeed_locally =
-      refusal_may_complete_successfully(*act().adapter, NdkOperationTypeWrite);
-  fill(a->buffer.data(), 1024, 5);
-  const size_t size = p->buffer.size();
+      refusal_may_complete_successfully(act(), NdkOperationTypeWrite);
+  fill(a->data(), 1024, 5);
+  const size_t size = p->size();
   NDK_SGE sge = a->sge(0, 200);  // 200 bytes at 100 before the end: out of bounds
   ASSERT_NT(STATUS_SUCCESS,
             act().q()->NdkWrite(act().qp, ctx(0x60), &sge, 1, p->address(size - 100),
@@ -333,7 +328,7 @@ TEST_P(FlushError, failing_silent_write_produces_completion_and_cancels_the_rest
   EXPECT_TRUE(is_completion(rest[0], STATUS_CANCELLED, NdkOperationTypeWrite, ctx(0x61), &act()));
   EXPECT_TRUE(is_completion(rest[1], STATUS_CANCELLED, NdkOperationTypeWrite, ctx(0x62), &act()));
   EXPECT_TRUE(stray_completions(act().cq).empty());
-  for (int i = 0; i < 16; ++i) ASSERT_EQ(0, p->buffer.data()[i]) << "a cancelled write ran";
+  for (int i = 0; i < 16; ++i) ASSERT_EQ(0, p->data()[i]) << "a cancelled write ran";
   // The target aborts the connection: both sides get their disconnect event.
   EXPECT_TRUE(wait_until([&] {
     return act().disconnects.count.load() == 1 && pas().disconnects.count.load() == 1;
@@ -341,20 +336,20 @@ TEST_P(FlushError, failing_silent_write_produces_completion_and_cancels_the_rest
       << pas().disconnects.count.load();
 }
 
-// ndkpi.md 4.7 / 4.9: an incoming send larger than the posted receive: the receive completes
+// the NDKPI reference: an incoming send larger than the posted receive: the receive completes
 // with STATUS_BUFFER_OVERFLOW, the send with STATUS_CONNECTION_ABORTED, the connection is
 // aborted (both QPs in error, both sides get the disconnect event), and the remaining requests
-// are cancelled. iWARP (iwarp.md 3.7 rule 5): both sends may complete with STATUS_SUCCESS when
+// are cancelled. iWARP (RFC 5040): both sends may complete with STATUS_SUCCESS when
 // they were handed to TCP before the receiver's Terminate arrived (the receiver discards what
-// follows the failing message, iwarp.md 4.2); never a success after a failure.
+// follows the failing message, RFC 5040's Terminate); never a success after a failure.
 TEST_P(FlushError, send_larger_than_receive_overflows_and_aborts_connection) {
-  ASSERT_TRUE(start({}, 64 * 1024, [&](QpPair& q) {
+  ASSERT_TRUE(start({}, 64 * 1024, [&](ConnectedPairFixture& q) {
     ASSERT_NT(STATUS_SUCCESS, post_receive(q.passive.qp, *p, 0, 100, ctx(0x70)));
     ASSERT_NT(STATUS_SUCCESS, post_receive(q.passive.qp, *p, 4096, 4096, ctx(0x71)));
     ASSERT_NT(STATUS_SUCCESS, post_receive(q.passive.qp, *p, 8192, 4096, ctx(0x72)));
     ASSERT_NT(STATUS_SUCCESS, post_receive(q.active.qp, *a, 32768, 4096, ctx(0x73)));
   }));
-  fill(a->buffer.data(), 200, 6);
+  fill(a->data(), 200, 6);
   ASSERT_NT(STATUS_SUCCESS, post_send(act().qp, *a, 0, 200, ctx(0x78)));
   // A request behind the failing one (accepted either before or after the QP noticed).
   ASSERT_NT(STATUS_SUCCESS, post_send(act().qp, *a, 0, 10, ctx(0x79)));
@@ -374,7 +369,7 @@ TEST_P(FlushError, send_larger_than_receive_overflows_and_aborts_connection) {
   split(all, &receives, &initiator);
   ASSERT_EQ(2u, initiator.size());
   ASSERT_EQ(1u, receives.size());
-  const Adapter& sender = *act().adapter;
+  const ndkxx::Adapter& sender = act();
   EXPECT_TRUE(
       is_completion(initiator[0], initiator[0].Status, NdkOperationTypeSend, ctx(0x78), &act()));
   EXPECT_TRUE(completes_or_fails_remotely(sender, NdkOperationTypeSend, initiator[0].Status,
@@ -395,12 +390,12 @@ TEST_P(FlushError, send_larger_than_receive_overflows_and_aborts_connection) {
     return act().disconnects.count.load() == 1 && pas().disconnects.count.load() == 1;
   })) << "disconnect events: active " << act().disconnects.count.load() << ", passive "
       << pas().disconnects.count.load();
-  EXPECT_EQ(0, p->buffer.data()[4096]) << "data of the aborted send landed in a later receive";
+  EXPECT_EQ(0, p->data()[4096]) << "data of the aborted send landed in a later receive";
 }
 
-// ndkpi.md 4.9: a send arriving with no receive posted aborts the connection; the sender's
+// the NDKPI reference: a send arriving with no receive posted aborts the connection; the sender's
 // request fails (STATUS_CONNECTION_ABORTED, or STATUS_IO_TIMEOUT after a retry budget) -- or,
-// on iWARP, completed successfully when handed to TCP (iwarp.md 3.7 rule 5) before the
+// on iWARP, completed successfully when handed to TCP (RFC 5040) before the
 // receiver's Terminate came back. The abort is required either way.
 TEST_P(FlushError, send_without_posted_receive_aborts_connection) {
   ASSERT_TRUE(start());
@@ -410,7 +405,7 @@ TEST_P(FlushError, send_without_posted_receive_aborts_connection) {
   EXPECT_EQ(ctx(0x80), r.RequestContext);
   EXPECT_EQ(&act(), r.QPContext);
   EXPECT_EQ(NdkOperationTypeSend, r.Type);
-  EXPECT_TRUE(completes_or_fails_remotely(*act().adapter, NdkOperationTypeSend, r.Status,
+  EXPECT_TRUE(completes_or_fails_remotely(act(), NdkOperationTypeSend, r.Status,
                                           {STATUS_CONNECTION_ABORTED, STATUS_IO_TIMEOUT}));
   EXPECT_TRUE(wait_until([&] {
     return act().disconnects.count.load() == 1 && pas().disconnects.count.load() == 1;
@@ -431,7 +426,7 @@ TEST_P(FlushError, send_without_posted_receive_aborts_connection) {
 // Disconnect
 
 TEST_P(FlushError, disconnect_cancels_posted_receives_but_peer_keeps_its_own) {
-  ASSERT_TRUE(start({}, 64 * 1024, [&](QpPair& q) {
+  ASSERT_TRUE(start({}, 64 * 1024, [&](ConnectedPairFixture& q) {
     for (int i = 0; i < 3; ++i)
       ASSERT_NT(STATUS_SUCCESS, post_receive(q.active.qp, *a, i * 1024, 1024, ctx(0x90 + i)));
     for (int i = 0; i < 2; ++i)
@@ -447,7 +442,7 @@ TEST_P(FlushError, disconnect_cancels_posted_receives_but_peer_keeps_its_own) {
   EXPECT_TRUE(stray_completions(act().cq).empty());
   EXPECT_TRUE(wait_until([&] { return pas().disconnects.count.load() == 1; }));
   EXPECT_EQ(0, act().disconnects.count.load()) << "own disconnect reported as an event";
-  // A peer-initiated graceful disconnect does not flush (ndkpi.md 2.1.7, 4.1.5).
+  // A peer-initiated graceful disconnect does not flush (Microsoft's NDKPI reference).
   EXPECT_TRUE(stray_completions(pas().cq).empty());
 }
 
@@ -475,7 +470,7 @@ TEST_P(FlushError, posts_after_disconnect_complete_cancelled) {
   EXPECT_TRUE(stray_completions(pas().cq).empty()) << "data crossed a closed connection";
 }
 
-INSTANTIATE_TEST_SUITE_P(FlushErrorUris, FlushError, ::testing::ValuesIn(uris_with_pending()),
-                         uri_param_name);
+INSTANTIATE_TEST_SUITE_P(FlushErrorUris, FlushError, ::testing::ValuesIn(inline_and_pending_uris()),
+                         indexed_uri_param_name);
 
 }  // namespace

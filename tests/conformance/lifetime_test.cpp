@@ -1,4 +1,4 @@
-// Object lifetime conformance (ndkpi.md 1.3, 1.5, 1.6, 2.1.1-2.1.3, 2.2.1, 4.1.2 rule 9, 4.4):
+// Object lifetime conformance (Microsoft's NDKPI reference):
 // closing an antecedent early pends until its successors are gone; closes without successors
 // finish inline; closing a CQ from inside its own notification; the close completion is the
 // last callback; pending mode delivers every create and request through its callback exactly
@@ -53,19 +53,9 @@ void expect_close_waits_for_successor(A*& antecedent, const char* antecedent_nam
   EXPECT_EQ(t == STATUS_PENDING ? 1 : 0, successor_closed.count.load());
 }
 
-TEST_P(Lifetime, pd_close_with_live_mr_pends_until_mr_closed) {
-  Adapter adapter(GetParam());
-  ASSERT_NT(STATUS_SUCCESS, adapter.open_status());
-  Objects objects;
-  NDK_PD*& pd = objects.slot<NDK_PD>();
-  NDK_MR*& mr = objects.slot<NDK_MR>();
-  ASSERT_NT(STATUS_SUCCESS, create_pd(adapter.get(), &pd));
-  ASSERT_NT(STATUS_SUCCESS, create_mr(pd, false, &mr));
-  expect_close_waits_for_successor(pd, "PD", mr, "MR");
-}
-
-TEST_P(Lifetime, pd_close_with_live_registered_mr_pends_until_mr_closed) {
-  Adapter adapter(GetParam());
+// A PD with an MR (registered or not): closing the PD first waits for the MR.
+void pd_with_live_mr_case(const std::string& uri, bool registered) {
+  AdapterFixture adapter(uri);
   ASSERT_NT(STATUS_SUCCESS, adapter.open_status());
   Buffer buffer(4096);
   Objects objects;
@@ -73,41 +63,51 @@ TEST_P(Lifetime, pd_close_with_live_registered_mr_pends_until_mr_closed) {
   NDK_MR*& mr = objects.slot<NDK_MR>();
   ASSERT_NT(STATUS_SUCCESS, create_pd(adapter.get(), &pd));
   ASSERT_NT(STATUS_SUCCESS, create_mr(pd, false, &mr));
-  ASSERT_NT(STATUS_SUCCESS, sync_request([&](NDK_FN_REQUEST_COMPLETION c, void* x) {
-              return mr->Dispatch->NdkRegisterMr(mr, buffer.mdl(), buffer.size(),
-                                                 NDK_MR_FLAG_ALLOW_LOCAL_WRITE, c, x);
-            }));
-  expect_close_waits_for_successor(pd, "PD", mr, "registered MR");
+  if (registered) {
+    ASSERT_NT(STATUS_SUCCESS, sync_request([&](NDK_FN_REQUEST_COMPLETION c, void* x) {
+                return mr->Dispatch->NdkRegisterMr(mr, buffer.mdl(), buffer.size(),
+                                                   NDK_MR_FLAG_ALLOW_LOCAL_WRITE, c, x);
+              }));
+  }
+  expect_close_waits_for_successor(pd, "PD", mr, registered ? "registered MR" : "MR");
+}
+
+TEST_P(Lifetime, pd_close_with_live_mr_pends_until_mr_closed) {
+  pd_with_live_mr_case(GetParam(), false);
+}
+
+TEST_P(Lifetime, pd_close_with_live_registered_mr_pends_until_mr_closed) {
+  pd_with_live_mr_case(GetParam(), true);
+}
+
+// A QP on a CQ in a PD: closing the CQ (or the PD) first waits for the QP.
+void antecedent_of_live_qp_case(const std::string& uri, bool cq_first) {
+  AdapterFixture adapter(uri);
+  ASSERT_NT(STATUS_SUCCESS, adapter.open_status());
+  Objects objects;
+  NDK_CQ*& cq = objects.slot<NDK_CQ>();
+  NDK_PD*& pd = objects.slot<NDK_PD>();
+  NDK_QP*& qp = objects.slot<NDK_QP>();
+  ASSERT_NT(STATUS_SUCCESS, create_cq(adapter.get(), 64, &cq));
+  ASSERT_NT(STATUS_SUCCESS, create_pd(adapter.get(), &pd));
+  ASSERT_NT(STATUS_SUCCESS, create_qp(pd, cq, cq, nullptr, {}, &qp));
+  if (cq_first) {
+    expect_close_waits_for_successor(cq, "CQ", qp, "QP");
+  } else {
+    expect_close_waits_for_successor(pd, "PD", qp, "QP");
+  }
 }
 
 TEST_P(Lifetime, pd_close_with_live_qp_pends_until_qp_closed) {
-  Adapter adapter(GetParam());
-  ASSERT_NT(STATUS_SUCCESS, adapter.open_status());
-  Objects objects;
-  NDK_CQ*& cq = objects.slot<NDK_CQ>();
-  NDK_PD*& pd = objects.slot<NDK_PD>();
-  NDK_QP*& qp = objects.slot<NDK_QP>();
-  ASSERT_NT(STATUS_SUCCESS, create_cq(adapter.get(), 64, &cq));
-  ASSERT_NT(STATUS_SUCCESS, create_pd(adapter.get(), &pd));
-  ASSERT_NT(STATUS_SUCCESS, create_qp(pd, cq, cq, nullptr, {}, &qp));
-  expect_close_waits_for_successor(pd, "PD", qp, "QP");
+  antecedent_of_live_qp_case(GetParam(), false);
 }
 
 TEST_P(Lifetime, cq_close_with_live_qp_pends_until_qp_closed) {
-  Adapter adapter(GetParam());
-  ASSERT_NT(STATUS_SUCCESS, adapter.open_status());
-  Objects objects;
-  NDK_CQ*& cq = objects.slot<NDK_CQ>();
-  NDK_PD*& pd = objects.slot<NDK_PD>();
-  NDK_QP*& qp = objects.slot<NDK_QP>();
-  ASSERT_NT(STATUS_SUCCESS, create_cq(adapter.get(), 64, &cq));
-  ASSERT_NT(STATUS_SUCCESS, create_pd(adapter.get(), &pd));
-  ASSERT_NT(STATUS_SUCCESS, create_qp(pd, cq, cq, nullptr, {}, &qp));
-  expect_close_waits_for_successor(cq, "CQ", qp, "QP");
+  antecedent_of_live_qp_case(GetParam(), true);
 }
 
 TEST_P(Lifetime, receive_and_initiator_cq_closes_both_wait_for_qp) {
-  Adapter adapter(GetParam());
+  AdapterFixture adapter(GetParam());
   ASSERT_NT(STATUS_SUCCESS, adapter.open_status());
   Objects objects;
   NDK_CQ*& rcq = objects.slot<NDK_CQ>();
@@ -135,7 +135,7 @@ TEST_P(Lifetime, receive_and_initiator_cq_closes_both_wait_for_qp) {
 }
 
 TEST_P(Lifetime, srq_close_with_live_qp_pends_until_qp_closed) {
-  Adapter adapter(GetParam());
+  AdapterFixture adapter(GetParam());
   ASSERT_NT(STATUS_SUCCESS, adapter.open_status());
   if (adapter.info().MaxSrqDepth == 0) GTEST_SKIP() << "adapter has no SRQ support";
   Objects objects;
@@ -151,10 +151,9 @@ TEST_P(Lifetime, srq_close_with_live_qp_pends_until_qp_closed) {
 }
 
 TEST_P(Lifetime, pd_close_waits_for_every_successor) {
-  Adapter adapter(GetParam());
-  ASSERT_NT(STATUS_SUCCESS, adapter.open_status());
-  AllObjects all;
-  ASSERT_TRUE(all.create(adapter.get(), adapter.local_address()));
+  EveryObjectFixture all(GetParam());
+  ASSERT_NT(STATUS_SUCCESS, all.open_status());
+  ASSERT_TRUE(all.create(all.local_address()));
   // Adapter-level objects first, so the PD's successors are MRs, MW, SRQ and QPs.
   for (void** o : {(void**)&all.connector, (void**)&all.listener, (void**)&all.endpoint}) {
     EXPECT_TRUE(close_object(*o));
@@ -182,10 +181,9 @@ TEST_P(Lifetime, pd_close_waits_for_every_successor) {
 }
 
 TEST_P(Lifetime, close_without_successors_returns_success_without_callback) {
-  Adapter adapter(GetParam());
-  ASSERT_NT(STATUS_SUCCESS, adapter.open_status());
-  AllObjects all;
-  ASSERT_TRUE(all.create(adapter.get(), adapter.local_address()));
+  EveryObjectFixture all(GetParam());
+  ASSERT_NT(STATUS_SUCCESS, all.open_status());
+  ASSERT_TRUE(all.create(all.local_address()));
   struct Item {
     void** object;
     const char* name;
@@ -217,7 +215,7 @@ TEST_P(Lifetime, close_without_successors_returns_success_without_callback) {
 }
 
 // A QP holding receives on `cq`: its close flushes them into the CQ as cancelled completions
-// (ndkpi.md 1.5 rule 7, 4.1.5 rule 5), which makes the armed CQ notify.
+// (Microsoft's NDKPI reference), which makes the armed CQ notify.
 struct FlushSource {
   NDK_PD* pd = nullptr;
   NDK_QP* qp = nullptr;
@@ -235,7 +233,7 @@ struct FlushSource {
 };
 
 TEST_P(Lifetime, cq_closed_inside_its_notification_completes_after_callback_returns) {
-  Adapter adapter(GetParam());
+  AdapterFixture adapter(GetParam());
   ASSERT_NT(STATUS_SUCCESS, adapter.open_status());
   EventLog log;
   NotifyCq ncq;
@@ -272,7 +270,7 @@ TEST_P(Lifetime, cq_closed_inside_its_notification_completes_after_callback_retu
 }
 
 TEST_P(Lifetime, cq_close_with_notification_due_delivers_nothing_after_close_completion) {
-  Adapter adapter(GetParam());
+  AdapterFixture adapter(GetParam());
   ASSERT_NT(STATUS_SUCCESS, adapter.open_status());
   for (int round = 0; round < 20; ++round) {
     SCOPED_TRACE(round);
@@ -302,7 +300,7 @@ TEST_P(Lifetime, cq_close_with_notification_due_delivers_nothing_after_close_com
 }
 
 TEST_P(Lifetime, close_completion_follows_the_completion_of_a_pending_request) {
-  Adapter adapter(with_option(GetParam(), "pending", "always"));
+  AdapterFixture adapter(with_option(GetParam(), "pending", "always"));
   ASSERT_NT(STATUS_SUCCESS, adapter.open_status());
   Buffer buffer(8192);
   Objects objects;
@@ -342,8 +340,8 @@ TEST_P(Lifetime, close_completion_follows_the_completion_of_a_pending_request) {
   }
 }
 
-// Closes an object from inside the completion of its own pending request (ndkpi.md 1.5 rules
-// 2, 4 and 5): allowed; the provider must not touch the object afterwards, and nothing is called
+// Closes an object from inside the completion of its own pending request (Microsoft's NDKPI
+// reference): allowed; the provider must not touch the object afterwards, and nothing is called
 // for it after the close completed.
 struct CloseInsideCompletion {
   void* object = nullptr;
@@ -374,7 +372,7 @@ struct CloseInsideCompletion {
 };
 
 TEST_P(Lifetime, object_closed_inside_its_own_request_completion) {
-  Adapter adapter(with_option(GetParam(), "pending", "always"));
+  AdapterFixture adapter(with_option(GetParam(), "pending", "always"));
   ASSERT_NT(STATUS_SUCCESS, adapter.open_status());
   Buffer buffer(4096);
   Objects objects;
@@ -441,7 +439,7 @@ Obj* expect_pending_create(const char* name, NDK_OBJECT_TYPE type, NDK_VERSION v
 }
 
 TEST_P(Lifetime, pending_mode_delivers_every_create_through_its_callback_only) {
-  Adapter adapter(with_option(GetParam(), "pending", "always"));
+  AdapterFixture adapter(with_option(GetParam(), "pending", "always"));
   ASSERT_NT(STATUS_SUCCESS, adapter.open_status());
   NDK_ADAPTER* a = adapter.get();
   const NDK_VERSION v = adapter.info().Version;
@@ -524,7 +522,7 @@ TEST_P(Lifetime, pending_mode_delivers_every_create_through_its_callback_only) {
       "shared endpoint", NdkObjectTypeSharedEndpoint, v,
       [&](NDK_FN_CREATE_COMPLETION cb, void* c, NDK_SHARED_ENDPOINT** o) {
         return a->Dispatch->NdkCreateSharedEndpoint(a, reinterpret_cast<sockaddr*>(&local),
-                                                    ndktest::sockaddr_length(local), cb, c, o);
+                                                    ndkxx::address_length(local), cb, c, o);
       },
       next());
   quiet();
@@ -534,7 +532,7 @@ TEST_P(Lifetime, pending_mode_delivers_every_create_through_its_callback_only) {
 }
 
 TEST_P(Lifetime, pending_mode_create_failure_is_reported_once_without_object) {
-  Adapter adapter(with_option(GetParam(), "pending", "always"));
+  AdapterFixture adapter(with_option(GetParam(), "pending", "always"));
   ASSERT_NT(STATUS_SUCCESS, adapter.open_status());
   NDK_ADAPTER* a = adapter.get();
   Calls calls;
@@ -573,7 +571,7 @@ void expect_pending_request(const char* name,
 }
 
 TEST_P(Lifetime, pending_mode_completes_every_request_through_its_callback_exactly_once) {
-  Adapter adapter(with_option(GetParam(), "pending", "always"));
+  AdapterFixture adapter(with_option(GetParam(), "pending", "always"));
   ASSERT_NT(STATUS_SUCCESS, adapter.open_status());
   NDK_ADAPTER* a = adapter.get();
   Buffer buffer(3 * 4096);
@@ -629,7 +627,7 @@ TEST_P(Lifetime, pending_mode_completes_every_request_through_its_callback_exact
   sockaddr_storage address = adapter.local_address();
   expect_pending_request("NdkListen", [&](NDK_FN_REQUEST_COMPLETION cb, void* c) {
     return listener->Dispatch->NdkListen(listener, reinterpret_cast<sockaddr*>(&address),
-                                         ndktest::sockaddr_length(address), cb, c);
+                                         ndkxx::address_length(address), cb, c);
   });
   objects.close_all();  // listener, SRQ, MRs, PD, CQ
 }
@@ -684,6 +682,6 @@ TEST_P(Lifetime, adapter_close_returns_after_running_close_completion_returned) 
 }
 
 INSTANTIATE_TEST_SUITE_P(Uris, Lifetime, ::testing::ValuesIn(ndktest::test_uris()));
-INSTANTIATE_TEST_SUITE_P(PendingUris, Lifetime, ::testing::ValuesIn(ndktest::acq::pending_uris()));
+INSTANTIATE_TEST_SUITE_P(PendingUris, Lifetime, ::testing::ValuesIn(ndktest::pending_uris()));
 
 }  // namespace

@@ -1,5 +1,5 @@
-// Listeners and endpoints (ndkpi.md 2.1.6, 2.3.5, 2.3.7, 2.10, 2.12, 4.5.1, 4.5.3, 4.5.4,
-// 4.5.6, 6 items 35-38): listen addresses and ports, address conflicts across the fabric,
+// Listeners and endpoints (Microsoft's NDKPI reference): listen addresses and ports, address
+// conflicts across the fabric,
 // wildcard listens, shared endpoints, pausing connect events, listener close semantics and
 // accept/reject from inside the connect-event callback.
 #include <gtest/gtest.h>
@@ -20,8 +20,8 @@ class ListenerConformance : public ::testing::TestWithParam<std::string> {
 };
 
 // The wildcard address of the adapter's family (0.0.0.0 or ::) with `port`.
-sockaddr_storage wildcard_of(Node& n, uint16_t port) {
-  return ip_addr(n.adapter().family() == AF_INET6 ? "::" : "0.0.0.0", port);
+sockaddr_storage wildcard_of(PdCqFixture& n, uint16_t port) {
+  return ip_addr(n.family() == AF_INET6 ? "::" : "0.0.0.0", port);
 }
 
 constexpr uint16_t kEphemeralFirst = 49152;
@@ -42,11 +42,11 @@ TEST_P(ListenerConformance, listen_on_port_zero_reports_an_ephemeral_port) {
   for (int family : {AF_INET, AF_INET6}) {
     SCOPED_TRACE(family == AF_INET ? "IPv4" : "IPv6");
     Incoming incoming;
-    Node n(GetParam());
+    PdCqFixture n(GetParam());
     ASSERT_TRUE(n.ok());
-    if (!n.adapter().owns_family(family)) continue;
+    if (!n.owns_family(family)) continue;
     ++families;
-    NDK_LISTENER* l = make_listener(n, incoming);
+    NDK_LISTENER* l = n.create_listener(incoming);
     ASSERT_NE(nullptr, l);
     ASSERT_NT(STATUS_SUCCESS, listen_on(l, n.local(family)));
     sockaddr_storage a{};
@@ -69,50 +69,49 @@ TEST_P(ListenerConformance, listen_on_port_zero_reports_an_ephemeral_port) {
 }
 
 TEST_P(ListenerConformance, listen_twice_on_one_listener_is_invalid_device_state) {
-  Rig rig(GetParam(), GetParam());
-  ASSERT_NO_FATAL_FAILURE(rig.start());
-  EXPECT_NT(STATUS_INVALID_DEVICE_STATE, listen_on(rig.listener, rig.p.local()));
-  EXPECT_NT(STATUS_INVALID_DEVICE_STATE, listen_on(rig.listener, rig.dest));
+  ConnectedPairFixture rig(GetParam(), GetParam());
+  ASSERT_NO_FATAL_FAILURE(rig.listen());
+  EXPECT_NT(STATUS_INVALID_DEVICE_STATE, listen_on(rig.listener, rig.passive.local()));
+  EXPECT_NT(STATUS_INVALID_DEVICE_STATE, listen_on(rig.listener, rig.destination));
   // Still listening where it was.
-  EXPECT_EQ(port_of(rig.dest), port_of(listener_address(rig.listener)));
+  EXPECT_EQ(port_of(rig.destination), port_of(listener_address(rig.listener)));
   HandshakeSpec spec;
   Established e;
-  ASSERT_NO_FATAL_FAILURE(
-      establish(rig.a, rig.a.qp(), rig.p, rig.p.qp(), rig.incoming, rig.dest, spec, &e));
+  ASSERT_NO_FATAL_FAILURE(establish(rig, spec, &e));
 }
 
 TEST_P(ListenerConformance, listen_on_ip_the_adapter_does_not_own_is_invalid_address) {
   NDKTEST_SKIP_UNLESS_LOOPBACK(GetParam(), "the addr= option (an adapter owning 10.1.2.3)");
   Incoming i1, i2;
-  Node owns_one(uri("addr=10.1.2.3"));
-  Node plain(GetParam());
+  PdCqFixture owns_one(uri("addr=10.1.2.3"));
+  PdCqFixture plain(GetParam());
   ASSERT_TRUE(owns_one.ok());
   ASSERT_TRUE(plain.ok());
-  NDK_LISTENER* l1 = make_listener(owns_one, i1);
+  NDK_LISTENER* l1 = owns_one.create_listener(i1);
   EXPECT_NT(STATUS_INVALID_ADDRESS, listen_on(l1, ip_addr("127.0.0.1", 0)));
-  NDK_LISTENER* l1b = make_listener(owns_one, i1);
+  NDK_LISTENER* l1b = owns_one.create_listener(i1);
   EXPECT_NT(STATUS_INVALID_ADDRESS, listen_on(l1b, ip_addr("::1", 0)));
-  NDK_LISTENER* l2 = make_listener(plain, i2);
+  NDK_LISTENER* l2 = plain.create_listener(i2);
   EXPECT_NT(STATUS_INVALID_ADDRESS, listen_on(l2, ip_addr("10.1.2.3", 0)));
 }
 
 TEST_P(ListenerConformance, adapter_owning_one_ip_listens_there_and_other_adapters_connect) {
   NDKTEST_SKIP_UNLESS_LOOPBACK(GetParam(), "the addr= option (an adapter owning 10.1.2.3)");
-  Rig rig(GetParam(), uri("addr=10.1.2.3"));
-  ASSERT_TRUE(rig.a.ok());
-  ASSERT_TRUE(rig.p.ok());
-  rig.listener = make_listener(rig.p, rig.incoming);
+  ConnectedPairFixture rig(GetParam(), uri("addr=10.1.2.3"));
+  ASSERT_TRUE(rig.active.ok());
+  ASSERT_TRUE(rig.passive.ok());
+  rig.listener = rig.passive.create_listener(rig.incoming);
   ASSERT_NT(STATUS_SUCCESS, listen_on(rig.listener, ip_addr("10.1.2.3", 0)));
-  rig.dest = listener_address(rig.listener);
-  EXPECT_EQ("10.1.2.3", ip_of(rig.dest));
-  NDK_QP* aqp = rig.a.qp();
-  NDK_QP* pqp = rig.p.qp();
+  rig.destination = listener_address(rig.listener);
+  EXPECT_EQ("10.1.2.3", ip_of(rig.destination));
+  NDK_QP* aqp = rig.active.create_qp();
+  NDK_QP* pqp = rig.passive.create_qp();
   HandshakeSpec spec;
   Established e;
-  ASSERT_NO_FATAL_FAILURE(establish(rig.a, aqp, rig.p, pqp, rig.incoming, rig.dest, spec, &e));
+  ASSERT_NO_FATAL_FAILURE(establish(rig, spec, &e, aqp, pqp));
   EXPECT_EQ("10.1.2.3", ip_of(connector_local(e.passive)));
   EXPECT_EQ("10.1.2.3", ip_of(connector_peer(e.active)));
-  ASSERT_NO_FATAL_FAILURE(ping(rig.a, aqp, rig.p, pqp, 0x31));
+  ASSERT_NO_FATAL_FAILURE(ping(rig.active, aqp, rig.passive, pqp, 0x31));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -120,95 +119,95 @@ TEST_P(ListenerConformance, adapter_owning_one_ip_listens_there_and_other_adapte
 
 TEST_P(ListenerConformance, listen_on_address_held_by_a_listener_is_sharing_violation) {
   Incoming i1, i2;
-  Node n(GetParam());
-  Node other(GetParam());
+  PdCqFixture n(GetParam());
+  PdCqFixture other(GetParam());
   ASSERT_TRUE(n.ok());
   ASSERT_TRUE(other.ok());
-  NDK_LISTENER* l1 = make_listener(n, i1);
+  NDK_LISTENER* l1 = n.create_listener(i1);
   ASSERT_NT(STATUS_SUCCESS, listen_on(l1, n.local()));
   sockaddr_storage held = listener_address(l1);
-  EXPECT_NT(STATUS_SHARING_VIOLATION, listen_on(make_listener(n, i1), held));
-  EXPECT_NT(STATUS_SHARING_VIOLATION, listen_on(make_listener(other, i2), held))
+  EXPECT_NT(STATUS_SHARING_VIOLATION, listen_on(n.create_listener(i1), held));
+  EXPECT_NT(STATUS_SHARING_VIOLATION, listen_on(other.create_listener(i2), held))
       << "another adapter of the fabric";
   NDK_SHARED_ENDPOINT* se = nullptr;
-  EXPECT_NT(STATUS_SHARING_VIOLATION, other.shared_endpoint(held, &se));
+  EXPECT_NT(STATUS_SHARING_VIOLATION, other.create_shared_endpoint(held, &se));
   // Another IP with the same port is a different address (needs a second IP of the adapter:
   // the loopback fabric owns 127.0.0.0/8; a tcp adapter owns only its URI's IP).
   if (is_loopback(GetParam())) {
     EXPECT_NT(STATUS_SUCCESS,
-              listen_on(make_listener(other, i2), ip_addr("127.0.0.2", port_of(held))));
+              listen_on(other.create_listener(i2), ip_addr("127.0.0.2", port_of(held))));
   }
 }
 
 TEST_P(ListenerConformance, listen_on_address_held_by_a_shared_endpoint_is_sharing_violation) {
   Incoming incoming;
-  Node n(GetParam());
+  PdCqFixture n(GetParam());
   ASSERT_TRUE(n.ok());
   NDK_SHARED_ENDPOINT* se = nullptr;
-  ASSERT_NT(STATUS_SUCCESS, n.shared_endpoint(n.local(), &se));
+  ASSERT_NT(STATUS_SUCCESS, n.create_shared_endpoint(n.local(), &se));
   sockaddr_storage held = shared_endpoint_address(se);
-  EXPECT_NT(STATUS_SHARING_VIOLATION, listen_on(make_listener(n, incoming), held));
+  EXPECT_NT(STATUS_SHARING_VIOLATION, listen_on(n.create_listener(incoming), held));
   EXPECT_NT(STATUS_SHARING_VIOLATION,
-            listen_on(make_listener(n, incoming), wildcard_of(n, port_of(held))));
+            listen_on(n.create_listener(incoming), wildcard_of(n, port_of(held))));
   NDK_SHARED_ENDPOINT* se2 = nullptr;
-  EXPECT_NT(STATUS_SHARING_VIOLATION, n.shared_endpoint(held, &se2));
+  EXPECT_NT(STATUS_SHARING_VIOLATION, n.create_shared_endpoint(held, &se2));
 }
 
 TEST_P(ListenerConformance, listen_on_address_held_by_a_connector_is_sharing_violation) {
-  Rig rig(GetParam(), GetParam());
-  ASSERT_NO_FATAL_FAILURE(rig.start());
+  ConnectedPairFixture rig(GetParam(), GetParam());
   HandshakeSpec spec;
   Established e;
-  ASSERT_NO_FATAL_FAILURE(
-      establish(rig.a, rig.a.qp(), rig.p, rig.p.qp(), rig.incoming, rig.dest, spec, &e));
+  ASSERT_NO_FATAL_FAILURE(establish(rig, spec, &e));
   sockaddr_storage held = connector_local(e.active);
   ASSERT_NE(0, port_of(held));
-  EXPECT_NT(STATUS_SHARING_VIOLATION, listen_on(make_listener(rig.p, rig.incoming2), held));
+  EXPECT_NT(STATUS_SHARING_VIOLATION, listen_on(rig.passive.create_listener(rig.incoming2), held));
   NDK_SHARED_ENDPOINT* se = nullptr;
-  EXPECT_NT(STATUS_SHARING_VIOLATION, rig.a.shared_endpoint(held, &se));
+  EXPECT_NT(STATUS_SHARING_VIOLATION, rig.active.create_shared_endpoint(held, &se));
   Op connect;
-  start_connect(connect, rig.a.connector(), rig.a.qp(), held, rig.dest);
+  start_connect(connect, rig.active.create_connector(), rig.active.create_qp(), held,
+                rig.destination);
   EXPECT_NT(STATUS_SHARING_VIOLATION, connect.result());
 }
 
 TEST_P(ListenerConformance, wildcard_and_specific_listens_on_one_port_conflict) {
   Incoming incoming;
-  Node n(GetParam());
+  PdCqFixture n(GetParam());
   ASSERT_TRUE(n.ok());
   {
     SCOPED_TRACE("wildcard first");
-    NDK_LISTENER* wild = make_listener(n, incoming);
+    NDK_LISTENER* wild = n.create_listener(incoming);
     ASSERT_NT(STATUS_SUCCESS, listen_on(wild, wildcard_of(n, 0)));
     uint16_t port = port_of(listener_address(wild));
     EXPECT_GE(port, kEphemeralFirst);
     EXPECT_NT(STATUS_SHARING_VIOLATION,
-              listen_on(make_listener(n, incoming), with_port(n.local(), port)));
+              listen_on(n.create_listener(incoming), with_port(n.local(), port)));
   }
   {
     SCOPED_TRACE("specific first");
-    NDK_LISTENER* specific = make_listener(n, incoming);
+    NDK_LISTENER* specific = n.create_listener(incoming);
     ASSERT_NT(STATUS_SUCCESS, listen_on(specific, n.local()));
     uint16_t port = port_of(listener_address(specific));
     EXPECT_NT(STATUS_SHARING_VIOLATION,
-              listen_on(make_listener(n, incoming), wildcard_of(n, port)));
+              listen_on(n.create_listener(incoming), wildcard_of(n, port)));
   }
 }
 
 TEST_P(ListenerConformance, wildcard_listener_receives_connections_for_every_owned_ip) {
-  Rig rig(GetParam(), GetParam());
-  ASSERT_TRUE(rig.a.ok());
-  ASSERT_TRUE(rig.p.ok());
-  rig.listener = make_listener(rig.p, rig.incoming);
-  ASSERT_NT(STATUS_SUCCESS, listen_on(rig.listener, wildcard_of(rig.p, 0)));
+  ConnectedPairFixture rig(GetParam(), GetParam());
+  ASSERT_TRUE(rig.active.ok());
+  ASSERT_TRUE(rig.passive.ok());
+  rig.listener = rig.passive.create_listener(rig.incoming);
+  ASSERT_NT(STATUS_SUCCESS, listen_on(rig.listener, wildcard_of(rig.passive, 0)));
   uint16_t port = port_of(listener_address(rig.listener));
   // Two IPs of the loopback range on loopback; a tcp adapter owns exactly its URI's IP.
-  std::vector<std::string> owned = {ip_of(rig.p.local())};
-  if (is_loopback(GetParam()) && rig.p.adapter().family() == AF_INET) owned.push_back("127.0.0.5");
+  std::vector<std::string> owned = {ip_of(rig.passive.local())};
+  if (is_loopback(GetParam()) && rig.passive.family() == AF_INET) owned.push_back("127.0.0.5");
   for (const std::string& ip : owned) {
     SCOPED_TRACE(ip);
     HandshakeSpec spec;
     Established e;
-    ASSERT_NO_FATAL_FAILURE(establish(rig.a, rig.a.qp(), rig.p, rig.p.qp(), rig.incoming,
+    ASSERT_NO_FATAL_FAILURE(establish(rig.active, rig.active.create_qp(), rig.passive,
+                                      rig.passive.create_qp(), rig.incoming,
                                       ip_addr(ip.c_str(), port), spec, &e));
     sockaddr_storage local = connector_local(e.passive);
     EXPECT_EQ(ip, ip_of(local));
@@ -220,15 +219,15 @@ TEST_P(ListenerConformance, wildcard_listener_receives_connections_for_every_own
 // Shared endpoints (2.3.5, 2.10, 2.11.2, 4.5.6)
 
 TEST_P(ListenerConformance, shared_endpoint_on_port_zero_reports_an_ephemeral_port) {
-  Node n(GetParam());
+  PdCqFixture n(GetParam());
   ASSERT_TRUE(n.ok());
   int families = 0;
   for (int family : {AF_INET, AF_INET6}) {
     SCOPED_TRACE(family == AF_INET ? "IPv4" : "IPv6");
-    if (!n.adapter().owns_family(family)) continue;  // tcp: the URI's family only
+    if (!n.owns_family(family)) continue;  // tcp: the URI's family only
     ++families;
     NDK_SHARED_ENDPOINT* se = nullptr;
-    ASSERT_NT(STATUS_SUCCESS, n.shared_endpoint(n.local(family), &se));
+    ASSERT_NT(STATUS_SUCCESS, n.create_shared_endpoint(n.local(family), &se));
     const ULONG needed = family == AF_INET6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in);
     sockaddr_storage a{};
     ULONG length = sizeof a;
@@ -246,107 +245,103 @@ TEST_P(ListenerConformance, shared_endpoint_on_port_zero_reports_an_ephemeral_po
 
 TEST_P(ListenerConformance, shared_endpoint_on_ip_the_adapter_does_not_own_is_invalid_address) {
   NDKTEST_SKIP_UNLESS_LOOPBACK(GetParam(), "the addr= option (an adapter owning 10.1.2.3)");
-  Node owns_one(uri("addr=10.1.2.3"));
-  Node plain(GetParam());
+  PdCqFixture owns_one(uri("addr=10.1.2.3"));
+  PdCqFixture plain(GetParam());
   ASSERT_TRUE(owns_one.ok());
   ASSERT_TRUE(plain.ok());
   NDK_SHARED_ENDPOINT* se = nullptr;
-  EXPECT_NT(STATUS_INVALID_ADDRESS, owns_one.shared_endpoint(ip_addr("127.0.0.1", 0), &se));
-  EXPECT_NT(STATUS_INVALID_ADDRESS, plain.shared_endpoint(ip_addr("10.1.2.3", 0), &se));
-  EXPECT_NT(STATUS_SUCCESS, owns_one.shared_endpoint(ip_addr("10.1.2.3", 0), &se));
+  EXPECT_NT(STATUS_INVALID_ADDRESS, owns_one.create_shared_endpoint(ip_addr("127.0.0.1", 0), &se));
+  EXPECT_NT(STATUS_INVALID_ADDRESS, plain.create_shared_endpoint(ip_addr("10.1.2.3", 0), &se));
+  EXPECT_NT(STATUS_SUCCESS, owns_one.create_shared_endpoint(ip_addr("10.1.2.3", 0), &se));
 }
 
-// Two listeners on the passive node; `count` connections through one shared endpoint.
-struct SharedRig {
-  explicit SharedRig(const std::string& uri) : a(uri), p(uri) {}
-  Node a;
-  Incoming in1, in2;
-  Node p;
-  NDK_LISTENER* l1 = nullptr;
-  NDK_LISTENER* l2 = nullptr;
-  sockaddr_storage d1{}, d2{};
+// A listening pair with a second listener on the passive side (events into incoming2) and a
+// shared endpoint on the active side.
+struct SharedEndpointPair : ConnectedPairFixture {
+  explicit SharedEndpointPair(const std::string& uri) : ConnectedPairFixture(uri, uri) {}
+  NDK_LISTENER* listener2 = nullptr;
+  sockaddr_storage destination2{};
   NDK_SHARED_ENDPOINT* se = nullptr;
   sockaddr_storage se_address{};
   void start() {
-    ASSERT_TRUE(a.ok());
-    ASSERT_TRUE(p.ok());
-    l1 = make_listener(p, in1);
-    l2 = make_listener(p, in2);
-    ASSERT_NT(STATUS_SUCCESS, listen_on(l1, p.local()));
-    ASSERT_NT(STATUS_SUCCESS, listen_on(l2, p.local()));
-    d1 = listener_address(l1);
-    d2 = listener_address(l2);
-    ASSERT_NE(port_of(d1), port_of(d2));
-    ASSERT_NT(STATUS_SUCCESS, a.shared_endpoint(a.local(), &se));
+    ASSERT_NO_FATAL_FAILURE(listen());
+    listener2 = passive.create_listener(incoming2);
+    ASSERT_NT(STATUS_SUCCESS, listen_on(listener2, passive.local()));
+    destination2 = listener_address(listener2);
+    ASSERT_NE(port_of(destination), port_of(destination2));
+    ASSERT_NT(STATUS_SUCCESS, active.create_shared_endpoint(active.local(), &se));
     se_address = shared_endpoint_address(se);
   }
 };
 
 TEST_P(ListenerConformance, connections_through_one_shared_endpoint_share_its_local_port) {
-  SharedRig r(GetParam());
+  SharedEndpointPair r(GetParam());
   ASSERT_NO_FATAL_FAILURE(r.start());
-  NDK_QP* q1 = r.a.qp();
-  NDK_QP* q2 = r.a.qp();
-  NDK_QP* p1 = r.p.qp();
-  NDK_QP* p2 = r.p.qp();
+  NDK_QP* q1 = r.active.create_qp();
+  NDK_QP* q2 = r.active.create_qp();
+  NDK_QP* p1 = r.passive.create_qp();
+  NDK_QP* p2 = r.passive.create_qp();
   HandshakeSpec spec;
   spec.shared = r.se;
   Established e1, e2;
-  ASSERT_NO_FATAL_FAILURE(establish(r.a, q1, r.p, p1, r.in1, r.d1, spec, &e1));
-  ASSERT_NO_FATAL_FAILURE(establish(r.a, q2, r.p, p2, r.in2, r.d2, spec, &e2));
+  ASSERT_NO_FATAL_FAILURE(establish(r, spec, &e1, q1, p1));
+  ASSERT_NO_FATAL_FAILURE(
+      establish(r.active, q2, r.passive, p2, r.incoming2, r.destination2, spec, &e2));
   const uint16_t port = port_of(r.se_address);
   EXPECT_EQ(port, port_of(connector_local(e1.active)));
   EXPECT_EQ(port, port_of(connector_local(e2.active)));
   EXPECT_EQ(port, port_of(connector_peer(e1.passive)));
   EXPECT_EQ(port, port_of(connector_peer(e2.passive)));
-  EXPECT_EQ(port_of(r.d1), port_of(connector_peer(e1.active)));
-  EXPECT_EQ(port_of(r.d2), port_of(connector_peer(e2.active)));
-  ASSERT_NO_FATAL_FAILURE(ping(r.a, q1, r.p, p1, 0x71));
-  ASSERT_NO_FATAL_FAILURE(ping(r.a, q2, r.p, p2, 0x72));
+  EXPECT_EQ(port_of(r.destination), port_of(connector_peer(e1.active)));
+  EXPECT_EQ(port_of(r.destination2), port_of(connector_peer(e2.active)));
+  ASSERT_NO_FATAL_FAILURE(ping(r.active, q1, r.passive, p1, 0x71));
+  ASSERT_NO_FATAL_FAILURE(ping(r.active, q2, r.passive, p2, 0x72));
 }
 
 TEST_P(ListenerConformance, second_connection_to_one_listener_via_shared_endpoint_is_address_already_exists) {
-  SharedRig r(GetParam());
+  SharedEndpointPair r(GetParam());
   ASSERT_NO_FATAL_FAILURE(r.start());
   HandshakeSpec spec;
   spec.shared = r.se;
   Established e1;
-  ASSERT_NO_FATAL_FAILURE(establish(r.a, r.a.qp(), r.p, r.p.qp(), r.in1, r.d1, spec, &e1));
-  NDK_QP* q = r.a.qp();
+  ASSERT_NO_FATAL_FAILURE(establish(r, spec, &e1));
+  NDK_QP* q = r.active.create_qp();
   Op connect;
-  start_connect_shared(connect, r.a.connector(), q, r.se, r.d1);
+  start_connect_shared(connect, r.active.create_connector(), q, r.se, r.destination);
   EXPECT_NT(STATUS_ADDRESS_ALREADY_EXISTS, connect.result());
   std::this_thread::sleep_for(kQuiet);
-  EXPECT_EQ(1, r.in1.events.load()) << "the duplicate 4-tuple must not reach the listener";
+  EXPECT_EQ(1, r.incoming.count()) << "the duplicate 4-tuple must not reach the listener";
   // The other destination is fine, with the same QP.
   Established e2;
-  ASSERT_NO_FATAL_FAILURE(establish(r.a, q, r.p, r.p.qp(), r.in2, r.d2, spec, &e2));
+  ASSERT_NO_FATAL_FAILURE(establish(r.active, q, r.passive, r.passive.create_qp(), r.incoming2,
+                                    r.destination2, spec, &e2));
 }
 
 TEST_P(ListenerConformance, shared_endpoint_close_pends_while_its_connectors_are_open) {
-  SharedRig r(GetParam());
+  SharedEndpointPair r(GetParam());
   ASSERT_NO_FATAL_FAILURE(r.start());
-  NDK_QP* q = r.a.qp();
-  NDK_QP* pq = r.p.qp();
+  NDK_QP* q = r.active.create_qp();
+  NDK_QP* pq = r.passive.create_qp();
   HandshakeSpec spec;
   spec.shared = r.se;
   Established e;
-  ASSERT_NO_FATAL_FAILURE(establish(r.a, q, r.p, pq, r.in1, r.d1, spec, &e));
-  r.a.forget(r.se);
+  ASSERT_NO_FATAL_FAILURE(establish(r, spec, &e, q, pq));
+  r.active.forget(r.se);
   CloseOp se_close;
   EXPECT_NT(STATUS_PENDING, se_close.start(r.se));
   EXPECT_FALSE(se_close.wait(kQuiet)) << "closed while a connector still uses it";
-  ASSERT_NO_FATAL_FAILURE(ping(r.a, q, r.p, pq, 0x19)) << "the connection must keep working";
+  ASSERT_NO_FATAL_FAILURE(ping(r.active, q, r.passive, pq, 0x19))
+      << "the connection must keep working";
   // Its address:port is still reserved.
   NDK_SHARED_ENDPOINT* again = nullptr;
-  EXPECT_NT(STATUS_SHARING_VIOLATION, r.a.shared_endpoint(r.se_address, &again));
-  r.a.forget(e.active);
+  EXPECT_NT(STATUS_SHARING_VIOLATION, r.active.create_shared_endpoint(r.se_address, &again));
+  r.active.forget(e.active);
   CloseOp connector_close;
   connector_close.start(e.active);
   ASSERT_TRUE(connector_close.wait());
   ASSERT_TRUE(se_close.wait()) << "shared endpoint close did not complete";
   EXPECT_LT(connector_close.seq_begin(), se_close.seq_end());
-  EXPECT_NT(STATUS_SUCCESS, r.a.shared_endpoint(r.se_address, &again))
+  EXPECT_NT(STATUS_SUCCESS, r.active.create_shared_endpoint(r.se_address, &again))
       << "the port should be free once every reference is gone";
 }
 
@@ -354,49 +349,51 @@ TEST_P(ListenerConformance, shared_endpoint_close_pends_while_its_connectors_are
 // Pause / resume (2.12.3, 6 item 38)
 
 TEST_P(ListenerConformance, paused_listener_refuses_without_event_and_resumed_listener_accepts) {
-  Rig rig(GetParam(), GetParam());
-  ASSERT_NO_FATAL_FAILURE(rig.start());
+  ConnectedPairFixture rig(GetParam(), GetParam());
+  ASSERT_NO_FATAL_FAILURE(rig.listen());
   rig.listener->Dispatch->NdkControlConnectEvents(rig.listener, TRUE);
   Op refused;
-  start_connect(refused, rig.a.connector(), rig.a.qp(), rig.a.local(), rig.dest);
+  start_connect(refused, rig.active.create_connector(), rig.active.create_qp(), rig.active.local(),
+                rig.destination);
   EXPECT_NT(STATUS_CONNECTION_REFUSED, refused.result());
   std::this_thread::sleep_for(kQuiet);
-  EXPECT_EQ(0, rig.incoming.events.load()) << "a paused listener delivered a connect event";
+  EXPECT_EQ(0, rig.incoming.count()) << "a paused listener delivered a connect event";
   // Not queued for later either.
   rig.listener->Dispatch->NdkControlConnectEvents(rig.listener, FALSE);
   std::this_thread::sleep_for(kQuiet);
-  EXPECT_EQ(0, rig.incoming.events.load()) << "the refused request was delivered on resume";
-  NDK_QP* aqp = rig.a.qp();
-  NDK_QP* pqp = rig.p.qp();
+  EXPECT_EQ(0, rig.incoming.count()) << "the refused request was delivered on resume";
+  NDK_QP* aqp = rig.active.create_qp();
+  NDK_QP* pqp = rig.passive.create_qp();
   HandshakeSpec spec;
   Established e;
-  ASSERT_NO_FATAL_FAILURE(establish(rig.a, aqp, rig.p, pqp, rig.incoming, rig.dest, spec, &e));
-  EXPECT_EQ(1, rig.incoming.events.load());
-  ASSERT_NO_FATAL_FAILURE(ping(rig.a, aqp, rig.p, pqp, 0x29));
+  ASSERT_NO_FATAL_FAILURE(establish(rig, spec, &e, aqp, pqp));
+  EXPECT_EQ(1, rig.incoming.count());
+  ASSERT_NO_FATAL_FAILURE(ping(rig.active, aqp, rig.passive, pqp, 0x29));
 }
 
 // ---------------------------------------------------------------------------------------------
 // Listener close (2.2.1, 4.5.4, 4.5.6)
 
 TEST_P(ListenerConformance, listener_close_refuses_new_requests_and_pends_while_its_connector_is_open) {
-  Rig rig(GetParam(), GetParam());
-  ASSERT_NO_FATAL_FAILURE(rig.start());
-  NDK_QP* aqp = rig.a.qp();
-  NDK_QP* pqp = rig.p.qp();
+  ConnectedPairFixture rig(GetParam(), GetParam());
+  NDK_QP* aqp = rig.active.create_qp();
+  NDK_QP* pqp = rig.passive.create_qp();
   HandshakeSpec spec;
   Established e;
-  ASSERT_NO_FATAL_FAILURE(establish(rig.a, aqp, rig.p, pqp, rig.incoming, rig.dest, spec, &e));
-  rig.p.forget(rig.listener);
+  ASSERT_NO_FATAL_FAILURE(establish(rig, spec, &e, aqp, pqp));
+  rig.passive.forget(rig.listener);
   CloseOp listener_close;
   EXPECT_NT(STATUS_PENDING, listener_close.start(rig.listener));
   // Refused immediately, without an event.
   Op connect;
-  start_connect(connect, rig.a.connector(), rig.a.qp(), rig.a.local(), rig.dest);
+  start_connect(connect, rig.active.create_connector(), rig.active.create_qp(), rig.active.local(),
+                rig.destination);
   EXPECT_NT(STATUS_CONNECTION_REFUSED, connect.result());
-  EXPECT_EQ(1, rig.incoming.events.load());
+  EXPECT_EQ(1, rig.incoming.count());
   EXPECT_FALSE(listener_close.wait(kQuiet)) << "closed while a delivered connector is open";
-  ASSERT_NO_FATAL_FAILURE(ping(rig.a, aqp, rig.p, pqp, 0x44)) << "accepted connection must live on";
-  rig.p.forget(e.passive);
+  ASSERT_NO_FATAL_FAILURE(ping(rig.active, aqp, rig.passive, pqp, 0x44))
+      << "accepted connection must live on";
+  rig.passive.forget(e.passive);
   CloseOp connector_close;
   connector_close.start(e.passive);
   ASSERT_TRUE(connector_close.wait());
@@ -405,58 +402,53 @@ TEST_P(ListenerConformance, listener_close_refuses_new_requests_and_pends_while_
 }
 
 TEST_P(ListenerConformance, listener_port_stays_in_use_until_its_connectors_are_closed) {
-  Rig rig(GetParam(), GetParam());
-  ASSERT_NO_FATAL_FAILURE(rig.start());
+  ConnectedPairFixture rig(GetParam(), GetParam());
   HandshakeSpec spec;
   Established e;
-  ASSERT_NO_FATAL_FAILURE(
-      establish(rig.a, rig.a.qp(), rig.p, rig.p.qp(), rig.incoming, rig.dest, spec, &e));
-  rig.p.forget(rig.listener);
+  ASSERT_NO_FATAL_FAILURE(establish(rig, spec, &e));
+  rig.passive.forget(rig.listener);
   CloseOp listener_close;
   listener_close.start(rig.listener);
   Incoming& second = rig.incoming2;
-  NDK_LISTENER* l2 = make_listener(rig.p, second);
-  EXPECT_NT(STATUS_SHARING_VIOLATION, listen_on(l2, rig.dest));
+  NDK_LISTENER* l2 = rig.passive.create_listener(second);
+  EXPECT_NT(STATUS_SHARING_VIOLATION, listen_on(l2, rig.destination));
   NDK_SHARED_ENDPOINT* se = nullptr;
-  EXPECT_NT(STATUS_SHARING_VIOLATION, rig.a.shared_endpoint(rig.dest, &se));
-  EXPECT_TRUE(rig.p.close(e.passive));
+  EXPECT_NT(STATUS_SHARING_VIOLATION, rig.active.create_shared_endpoint(rig.destination, &se));
+  EXPECT_TRUE(rig.passive.close(e.passive));
   ASSERT_TRUE(listener_close.wait());
-  NDK_LISTENER* l3 = make_listener(rig.p, second);
-  ASSERT_NT(STATUS_SUCCESS, listen_on(l3, rig.dest)) << "the port should be free now";
+  NDK_LISTENER* l3 = rig.passive.create_listener(second);
+  ASSERT_NT(STATUS_SUCCESS, listen_on(l3, rig.destination)) << "the port should be free now";
   Established e2;
-  ASSERT_NO_FATAL_FAILURE(
-      establish(rig.a, rig.a.qp(), rig.p, rig.p.qp(), second, rig.dest, spec, &e2));
-  EXPECT_EQ(1, rig.incoming.events.load()) << "the closed listener delivered an event";
+  ASSERT_NO_FATAL_FAILURE(establish(rig.active, rig.active.create_qp(), rig.passive,
+                                    rig.passive.create_qp(), second, rig.destination, spec, &e2));
+  EXPECT_EQ(1, rig.incoming.count()) << "the closed listener delivered an event";
 }
 
 TEST_P(ListenerConformance, listener_close_without_connectors_frees_its_port) {
-  Rig rig(GetParam(), GetParam());
-  ASSERT_NO_FATAL_FAILURE(rig.start());
-  EXPECT_TRUE(rig.p.close(rig.listener));
+  ConnectedPairFixture rig(GetParam(), GetParam());
+  ASSERT_NO_FATAL_FAILURE(rig.listen());
+  EXPECT_TRUE(rig.passive.close(rig.listener));
   Incoming& second = rig.incoming2;
-  NDK_LISTENER* l2 = make_listener(rig.p, second);
-  ASSERT_NT(STATUS_SUCCESS, listen_on(l2, rig.dest));
+  NDK_LISTENER* l2 = rig.passive.create_listener(second);
+  ASSERT_NT(STATUS_SUCCESS, listen_on(l2, rig.destination));
   HandshakeSpec spec;
   Established e;
-  ASSERT_NO_FATAL_FAILURE(
-      establish(rig.a, rig.a.qp(), rig.p, rig.p.qp(), second, rig.dest, spec, &e));
-  EXPECT_EQ(0, rig.incoming.events.load());
+  ASSERT_NO_FATAL_FAILURE(establish(rig.active, rig.active.create_qp(), rig.passive,
+                                    rig.passive.create_qp(), second, rig.destination, spec, &e));
+  EXPECT_EQ(0, rig.incoming.count());
 }
 
 TEST_P(ListenerConformance, closing_unhandled_incoming_connector_refuses_requester_and_ends_listener_close) {
-  Rig rig(GetParam(), GetParam());
-  ASSERT_NO_FATAL_FAILURE(rig.start());
-  NDK_CONNECTOR* c = rig.a.connector();
-  Op connect;
-  start_connect(connect, c, rig.a.qp(), rig.a.local(), rig.dest);
-  NDK_CONNECTOR* in = rig.incoming.next();
-  ASSERT_NE(nullptr, in);
-  rig.p.forget(rig.listener);
+  ConnectedPairFixture rig(GetParam(), GetParam());
+  PendingConnect pending;
+  ASSERT_NO_FATAL_FAILURE(start_pending_connect(rig, &pending));
+  auto& [c, in, connect] = pending;
+  rig.passive.forget(rig.listener);
   CloseOp listener_close;
   EXPECT_NT(STATUS_PENDING, listener_close.start(rig.listener));
   EXPECT_FALSE(listener_close.wait(kQuiet)) << "closed while an unhandled connector is open";
   EXPECT_FALSE(connect.done());
-  EXPECT_TRUE(rig.p.close(in));
+  EXPECT_TRUE(rig.passive.close(in));
   NTSTATUS s = connect.result();
   EXPECT_TRUE(s == STATUS_CONNECTION_REFUSED || s == STATUS_CONNECTION_ABORTED) << status_name(s);
   EXPECT_TRUE(listener_close.wait());
@@ -466,24 +458,24 @@ TEST_P(ListenerConformance, closing_unhandled_incoming_connector_refuses_request
 // Connect events (2.1.6, 4.5.3)
 
 TEST_P(ListenerConformance, listener_delivers_one_event_per_request) {
-  Rig rig(GetParam(), GetParam());
-  ASSERT_NO_FATAL_FAILURE(rig.start());
-  NDK_CONNECTOR* c1 = rig.a.connector();
-  NDK_CONNECTOR* c2 = rig.a.connector();
+  ConnectedPairFixture rig(GetParam(), GetParam());
+  ASSERT_NO_FATAL_FAILURE(rig.listen());
+  NDK_CONNECTOR* c1 = rig.active.create_connector();
+  NDK_CONNECTOR* c2 = rig.active.create_connector();
   Op k1, k2;
-  start_connect(k1, c1, rig.a.qp(), rig.a.local(), rig.dest);
-  start_connect(k2, c2, rig.a.qp(), rig.a.local(), rig.dest);
+  start_connect(k1, c1, rig.active.create_qp(), rig.active.local(), rig.destination);
+  start_connect(k2, c2, rig.active.create_qp(), rig.active.local(), rig.destination);
   NDK_CONNECTOR* in1 = rig.incoming.next();
   NDK_CONNECTOR* in2 = rig.incoming.next();
   ASSERT_NE(nullptr, in1);
   ASSERT_NE(nullptr, in2);
   EXPECT_NE(in1, in2);
   std::this_thread::sleep_for(kQuiet);
-  EXPECT_EQ(2, rig.incoming.events.load());
+  EXPECT_EQ(2, rig.incoming.count());
   EXPECT_NE(port_of(connector_peer(in1)), port_of(connector_peer(in2)));
   Op a1, a2;
-  start_accept(a1, in1, rig.p.qp(), true, nullptr);
-  start_accept(a2, in2, rig.p.qp(), false, nullptr);
+  start_accept(a1, in1, rig.passive.create_qp(), true, nullptr);
+  start_accept(a2, in2, rig.passive.create_qp(), false, nullptr);
   ASSERT_NT(STATUS_SUCCESS, k1.result());
   ASSERT_NT(STATUS_SUCCESS, k2.result());
   Op f1, f2;
@@ -501,10 +493,10 @@ TEST_P(ListenerConformance, accept_inside_connect_event_callback_establishes_the
   for (int round = 0; round < 10; ++round) {
     SCOPED_TRACE("round " + std::to_string(round));
     DisconnectEvents pev;  // outlive the rig
-    Rig rig(GetParam(), GetParam());
-    ASSERT_NO_FATAL_FAILURE(rig.start());
-    NDK_QP* aqp = rig.a.qp();
-    NDK_QP* pqp = rig.p.qp();
+    ConnectedPairFixture rig(GetParam(), GetParam());
+    ASSERT_NO_FATAL_FAILURE(rig.listen());
+    NDK_QP* aqp = rig.active.create_qp();
+    NDK_QP* pqp = rig.passive.create_qp();
     std::vector<uint8_t> request = pattern_bytes(12, 0x50);
     std::vector<uint8_t> reply = pattern_bytes(24, 0x80);
     Op accept;
@@ -524,13 +516,13 @@ TEST_P(ListenerConformance, accept_inside_connect_event_callback_establishes_the
       start_accept(accept, in, pqp, true, &pev, 8, 8, reply.data(),
                    static_cast<ULONG>(reply.size()));
     };
-    NDK_CONNECTOR* c = rig.a.connector();
+    NDK_CONNECTOR* c = rig.active.create_connector();
     Op connect;
-    start_connect(connect, c, aqp, rig.a.local(), rig.dest, 8, 8, request.data(),
+    start_connect(connect, c, aqp, rig.active.local(), rig.destination, 8, 8, request.data(),
                   static_cast<ULONG>(request.size()));
     ASSERT_NE(nullptr, rig.incoming.next());
     EXPECT_NT(STATUS_SUCCESS, data_status);
-    EXPECT_EQ(rig.p.info().MaxCallerData, rds);
+    EXPECT_EQ(rig.passive.info().MaxCallerData, rds);
     EXPECT_EQ(request, seen);
     EXPECT_NT(STATUS_SUCCESS, peer_status);
     ASSERT_TRUE(accept.returned() == STATUS_PENDING || accept.returned() == STATUS_SUCCESS)
@@ -545,23 +537,23 @@ TEST_P(ListenerConformance, accept_inside_connect_event_callback_establishes_the
     start_complete(complete, c, true, nullptr);
     ASSERT_NT(STATUS_SUCCESS, complete.result());
     ASSERT_NT(STATUS_SUCCESS, accept.result());
-    ASSERT_NO_FATAL_FAILURE(ping(rig.a, aqp, rig.p, pqp, 0x93));
+    ASSERT_NO_FATAL_FAILURE(ping(rig.active, aqp, rig.passive, pqp, 0x93));
     EXPECT_NT(STATUS_SUCCESS, disconnect(c));
     EXPECT_TRUE(wait_until([&] { return pev.count.load() == 1; }));
   }
 }
 
 TEST_P(ListenerConformance, reject_inside_connect_event_callback_refuses_with_private_data) {
-  Rig rig(GetParam(), GetParam());
-  ASSERT_NO_FATAL_FAILURE(rig.start());
+  ConnectedPairFixture rig(GetParam(), GetParam());
+  ASSERT_NO_FATAL_FAILURE(rig.listen());
   std::vector<uint8_t> why = pattern_bytes(16, 0xC0);
   NTSTATUS reject_status = kNoCompletion;
   rig.incoming.on_event = [&](NDK_CONNECTOR* in) {
     reject_status = in->Dispatch->NdkReject(in, why.data(), static_cast<ULONG>(why.size()));
   };
-  NDK_CONNECTOR* c = rig.a.connector();
+  NDK_CONNECTOR* c = rig.active.create_connector();
   Op connect;
-  start_connect(connect, c, rig.a.qp(), rig.a.local(), rig.dest);
+  start_connect(connect, c, rig.active.create_qp(), rig.active.local(), rig.destination);
   ASSERT_NE(nullptr, rig.incoming.next());
   EXPECT_NT(STATUS_SUCCESS, reject_status);
   EXPECT_NT(STATUS_CONNECTION_REFUSED, connect.result());
@@ -569,7 +561,7 @@ TEST_P(ListenerConformance, reject_inside_connect_event_callback_refuses_with_pr
   ULONG length = static_cast<ULONG>(got.size());
   EXPECT_NT(STATUS_BUFFER_TOO_SMALL,
             c->Dispatch->NdkGetConnectionData(c, nullptr, nullptr, got.data(), &length));
-  EXPECT_EQ(rig.a.info().MaxCalleeData, length);
+  EXPECT_EQ(rig.active.info().MaxCalleeData, length);
   EXPECT_EQ(why, got);
 }
 

@@ -16,6 +16,7 @@
 #include <random>
 #include <set>
 
+#include "fixtures.h"
 #include "ndk_test.h"
 
 namespace {
@@ -59,8 +60,8 @@ class Episode {
  public:
   Episode(const std::string& uri, uint64_t seed) : pair_(uri, options()), rng_(seed) {}
 
-  static QpPairOptions options() {
-    QpPairOptions o;
+  static PairOptions options() {
+    PairOptions o;
     o.depth = 32;
     o.cq_depth = 4096;
     o.inline_bytes = 64;
@@ -69,13 +70,13 @@ class Episode {
   }
 
   void run(int steps) {
-    ASSERT_TRUE(pair_.connect([&](QpPair& p) {
-      for (QpPair::Side* s : {&p.active, &p.passive}) {
+    ASSERT_TRUE(pair_.connect([&](ConnectedPairFixture& p) {
+      for (ConnectedPairFixture::Side* s : {&p.active, &p.passive}) {
         regions_.push_back(std::make_unique<Region>(
             s->pd, kRegionBytes,
             NDK_MR_FLAG_ALLOW_LOCAL_WRITE | NDK_MR_FLAG_ALLOW_REMOTE_WRITE |
                 NDK_MR_FLAG_ALLOW_REMOTE_READ | NDK_MR_FLAG_RDMA_READ_SINK));
-        ASSERT_NT(STATUS_SUCCESS, regions_.back()->status);
+        ASSERT_NT(STATUS_SUCCESS, regions_.back()->status());
       }
       // Pre-post receives on both sides while idle.
       for (int i = 0; i < 8; ++i) {
@@ -95,7 +96,7 @@ class Episode {
   static constexpr size_t kRegionBytes = 72 * 1024;
   static constexpr ULONG kSlot = 1024;  // each receive gets its own kSlot-sized buffer
 
-  QpPair::Side& side(int i) { return i == 0 ? pair_.active : pair_.passive; }
+  ConnectedPairFixture::Side& side(int i) { return i == 0 ? pair_.active : pair_.passive; }
   Region& region(int i) { return *regions_[i]; }
 
   uint64_t next_id() { return ++ids_; }
@@ -228,7 +229,7 @@ class Episode {
       break_connection();
     } else if (!closed_) {
       // The peer vanishes: its connector closes abruptly.
-      close_object(side(s).connector);
+      side(s).close(side(s).connector);
       side(s).connector = nullptr;
       closed_ = true;
       break_connection();
@@ -309,9 +310,9 @@ class Episode {
     }
     // Closing the QPs adds nothing: every request has completed already.
     for (int s = 0; s < 2; ++s) {
-      close_object(side(s).connector);
+      side(s).close(side(s).connector);
       side(s).connector = nullptr;
-      close_object(side(s).qp);
+      side(s).close(side(s).qp);
       side(s).qp = nullptr;
       NDK_RESULT_EX r{};
       EXPECT_EQ(0u, side(s).cq.poll(&r, 1))
@@ -322,7 +323,7 @@ class Episode {
     regions_.clear();
   }
 
-  QpPair pair_;
+  ConnectedPairFixture pair_;
   std::mt19937_64 rng_;
   std::vector<std::unique_ptr<Region>> regions_;
   QueueModel model_[2];

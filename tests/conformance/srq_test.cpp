@@ -1,7 +1,8 @@
-// Shared receive queues (ndkpi.md 2.1.5, 2.6.3, 2.6.5, 2.8.1, 2.8.2, 4.1.3, 4.1.5 rule 3,
-// section 6 items 23 and 39). Every test runs on each test URI and on its "pending=always" twin.
+// Shared receive queues (Microsoft's NDKPI reference). Every test runs on each test URI and on its
+// "pending=always" twin.
 #include <gtest/gtest.h>
 
+#include "fixtures.h"
 #include "ndk_test.h"
 #include "qp_datapath_helpers.h"
 
@@ -12,7 +13,7 @@ using namespace std::chrono_literals;
 
 class SharedReceiveQueue : public ::testing::TestWithParam<std::string> {
  protected:
-  std::unique_ptr<SrqRig> rig;
+  std::unique_ptr<SrqPairFixture> rig;
   std::unique_ptr<Region> a;  // active PD
   std::unique_ptr<Region> p;  // passive PD (SRQ receive buffers)
 
@@ -26,25 +27,25 @@ class SharedReceiveQueue : public ::testing::TestWithParam<std::string> {
   }
 
   // Creates the rig and one buffer per side; skips when the adapter has no SRQ support.
-  bool start(SrqRig::Options options = {}) {
-    rig = std::make_unique<SrqRig>(GetParam(), options);
-    if (rig->pa->get() != nullptr && rig->pa->info().MaxSrqDepth == 0) {
+  bool start(SrqPairFixture::Options options = {}) {
+    rig = std::make_unique<SrqPairFixture>(GetParam(), options);
+    if (rig->passive.get() != nullptr && rig->passive.info().MaxSrqDepth == 0) {
       skipped = true;
       return false;
     }
     if (!rig->create()) return false;
-    a = std::make_unique<Region>(rig->apd, 64 * 1024, kMrAll);
-    p = std::make_unique<Region>(rig->ppd, 64 * 1024, kMrAll);
-    return a->status == STATUS_SUCCESS && p->status == STATUS_SUCCESS;
+    a = std::make_unique<Region>(rig->active.pd, 64 * 1024, kMrAll);
+    p = std::make_unique<Region>(rig->passive.pd, 64 * 1024, kMrAll);
+    return a->status() == STATUS_SUCCESS && p->status() == STATUS_SUCCESS;
   }
   bool skipped = false;
 
   // Active QP i sends `length` bytes of pattern `seed` and waits for its send completion.
   void send_from(int i, size_t offset, ULONG length, uint32_t seed, void* context) {
-    fill(a->buffer.data() + offset, length, seed);
+    fill(a->data() + offset, length, seed);
     ASSERT_NT(STATUS_SUCCESS, post_send(rig->aqp[i], *a, offset, length, context));
     NDK_RESULT_EX r{};
-    ASSERT_TRUE(rig->acq.next(&r));
+    ASSERT_TRUE(rig->active.cq.next(&r));
     EXPECT_TRUE(is_completion(r, STATUS_SUCCESS, NdkOperationTypeSend, context, &rig->actx[i]));
   }
   // Consumes one SRQ receive through active QP i and waits for its receive completion.
@@ -69,9 +70,9 @@ class SharedReceiveQueue : public ::testing::TestWithParam<std::string> {
   } while (0)
 
 TEST_P(SharedReceiveQueue, create_srq_enforces_adapter_limits) {
-  LoneQp lone(GetParam());
-  ASSERT_TRUE(lone.create());
-  const NDK_ADAPTER_INFO& info = lone.adapter->info();
+  QpFixture lone(GetParam());
+  ASSERT_TRUE(lone.ok());
+  const NDK_ADAPTER_INFO& info = lone.info();
   if (info.MaxSrqDepth == 0) GTEST_SKIP() << "adapter reports MaxSrqDepth == 0 (no SRQ)";
   auto create = [&](ULONG depth, ULONG sge, NDK_SRQ** out) {
     *out = nullptr;
@@ -113,11 +114,11 @@ TEST_P(SharedReceiveQueue, qps_sharing_an_srq_consume_its_receives_in_order) {
                               &rig->pctx[qp]))
         << "message #" << k;
     EXPECT_EQ(sizes[k], r.BytesTransferred);
-    EXPECT_EQ(sizes[k], first_mismatch(p->buffer.data() + k * 1024, sizes[k], 100 + k));
+    EXPECT_EQ(sizes[k], first_mismatch(p->data() + k * 1024, sizes[k], 100 + k));
   }
   EXPECT_TRUE(stray_completions(rig->prcq[0]).empty());
   EXPECT_TRUE(stray_completions(rig->prcq[1]).empty());
-  EXPECT_TRUE(stray_completions(rig->picq).empty());
+  EXPECT_TRUE(stray_completions(rig->passive.cq).empty());
 }
 
 TEST_P(SharedReceiveQueue, receive_on_srq_attached_qp_is_rejected) {
@@ -132,7 +133,7 @@ TEST_P(SharedReceiveQueue, receive_on_srq_attached_qp_is_rejected) {
 }
 
 TEST_P(SharedReceiveQueue, srq_receive_beyond_depth_or_sge_limit_is_rejected) {
-  SrqRig::Options options;
+  SrqPairFixture::Options options;
   options.srq_depth = 4;
   options.srq_sge = 2;
   START_OR_SKIP(options);
@@ -152,10 +153,10 @@ TEST_P(SharedReceiveQueue, srq_receive_beyond_depth_or_sge_limit_is_rejected) {
 }
 
 TEST_P(SharedReceiveQueue, modify_srq_depth_zero_keeps_depth_and_cannot_shrink_below_posted) {
-  SrqRig::Options options;
+  SrqPairFixture::Options options;
   options.srq_depth = 4;
   START_OR_SKIP(options);
-  const ULONG max_depth = rig->pa->info().MaxSrqDepth;
+  const ULONG max_depth = rig->passive.info().MaxSrqDepth;
   ASSERT_NT(STATUS_SUCCESS, rig->modify(0, 0));
   for (int i = 0; i < 4; ++i)
     ASSERT_NT(STATUS_SUCCESS, rig->srq_receive(*p, i * 1024, 1024, ctx(0x40 + i)));
@@ -180,7 +181,7 @@ TEST_P(SharedReceiveQueue, modify_srq_depth_zero_keeps_depth_and_cannot_shrink_b
 // below the threshold caused by a consumed receive, never at creation; one notification
 // disarms.
 TEST_P(SharedReceiveQueue, threshold_notification_fires_once_when_count_drops_below) {
-  SrqRig::Options options;
+  SrqPairFixture::Options options;
   options.threshold = 3;
   START_OR_SKIP(options);
   EXPECT_EQ(0, settled_notifications()) << "fired at creation (empty SRQ)";
@@ -240,7 +241,7 @@ TEST_P(SharedReceiveQueue, modify_srq_with_count_already_below_fires_promptly) {
 
 // NotifyThreshold 0 leaves the threshold and the armed/disarmed state unchanged.
 TEST_P(SharedReceiveQueue, modify_srq_threshold_zero_keeps_threshold_and_arm_state) {
-  SrqRig::Options options;
+  SrqPairFixture::Options options;
   options.threshold = 3;
   START_OR_SKIP(options);
   for (int i = 0; i < 6; ++i)
@@ -264,7 +265,7 @@ TEST_P(SharedReceiveQueue, modify_srq_threshold_zero_keeps_threshold_and_arm_sta
   EXPECT_EQ(0, rig->notified_inside_modify.load());
 }
 
-// ndkpi.md 4.1.5 rule 3: receives belong to the SRQ, not to a QP; flushing (or closing) one QP
+// the NDKPI reference: receives belong to the SRQ, not to a QP; flushing (or closing) one QP
 // leaves them for the other QPs.
 TEST_P(SharedReceiveQueue, flush_or_close_of_a_qp_does_not_touch_srq_receives) {
   START_OR_SKIP();
@@ -280,9 +281,9 @@ TEST_P(SharedReceiveQueue, flush_or_close_of_a_qp_does_not_touch_srq_receives) {
       << "peer of the flushed QP got no disconnect event";
   consume(1, ctx(0xA1));
   // Closing the flushed QP does not cancel them either.
-  ASSERT_TRUE(close_object(rig->pcon[0]));
+  ASSERT_TRUE(rig->passive.close(rig->pcon[0]));
   rig->pcon[0] = nullptr;
-  ASSERT_TRUE(close_object(rig->pqp[0]));
+  ASSERT_TRUE(rig->passive.close(rig->pqp[0]));
   rig->pqp[0] = nullptr;
   EXPECT_TRUE(stray_completions(rig->prcq[0]).empty());
   consume(1, ctx(0xA2));
@@ -290,6 +291,7 @@ TEST_P(SharedReceiveQueue, flush_or_close_of_a_qp_does_not_touch_srq_receives) {
   EXPECT_TRUE(stray_completions(rig->prcq[1]).empty());
 }
 
-INSTANTIATE_TEST_SUITE_P(SrqUris, SharedReceiveQueue, ::testing::ValuesIn(uris_with_pending()), uri_param_name);
+INSTANTIATE_TEST_SUITE_P(SrqUris, SharedReceiveQueue,
+                         ::testing::ValuesIn(inline_and_pending_uris()), indexed_uri_param_name);
 
 }  // namespace

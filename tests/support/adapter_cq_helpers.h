@@ -1,8 +1,7 @@
 // Helpers for the adapter / object-lifetime / completion-queue conformance tests
 // (adapter_test.cpp, lifetime_test.cpp, cq_test.cpp). Header-only, public ABI only, built on
-// ndk_test.h: URI option editing, callback recorders, an instrumented CQ, object creation
-// wrappers that handle both the inline and the STATUS_PENDING path, and a way to put a QpPair
-// side's QP on a CQ of the test's choosing.
+// ndk_test.h and fixtures.h (object creation, the ladder): callback recorders, raw object slots
+// closed newest first, an instrumented CQ.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -19,6 +18,7 @@
 #include <utility>
 #include <vector>
 
+#include "fixtures.h"
 #include "ndk_test.h"
 
 namespace ndktest::acq {
@@ -31,53 +31,8 @@ constexpr auto kQuiet = std::chrono::milliseconds(150);
 
 inline void quiet(std::chrono::milliseconds d = kQuiet) { std::this_thread::sleep_for(d); }
 
-// ---------------------------------------------------------------------------------------------
-// URI options
-
-// Returns `uri` with option key=value set (replacing an existing value of that key).
-inline std::string with_option(const std::string& uri, const std::string& key,
-                               const std::string& value) {
-  auto q = uri.find('?');
-  std::string base = q == std::string::npos ? uri : uri.substr(0, q);
-  std::vector<std::pair<std::string, std::string>> options;
-  if (q != std::string::npos) {
-    std::string query = uri.substr(q + 1);
-    size_t start = 0;
-    while (start <= query.size()) {
-      size_t end = query.find('&', start);
-      if (end == std::string::npos) end = query.size();
-      std::string item = query.substr(start, end - start);
-      if (!item.empty()) {
-        size_t eq = item.find('=');
-        options.emplace_back(item.substr(0, eq),
-                             eq == std::string::npos ? std::string() : item.substr(eq + 1));
-      }
-      start = end + 1;
-    }
-  }
-  bool replaced = false;
-  for (auto& [k, v] : options) {
-    if (k == key) {
-      v = value;
-      replaced = true;
-    }
-  }
-  if (!replaced) options.emplace_back(key, value);
-  std::string out = base;
-  for (size_t i = 0; i < options.size(); ++i)
-    out += (i == 0 ? "?" : "&") + options[i].first + "=" + options[i].second;
-  return out;
-}
-
 inline bool pends_always(const std::string& uri) {
   return uri.find("pending=always") != std::string::npos;
-}
-
-// The test URIs with every asynchronous function forced through STATUS_PENDING + callback.
-inline std::vector<std::string> pending_uris() {
-  std::vector<std::string> out;
-  for (const std::string& uri : test_uris()) out.push_back(with_option(uri, "pending", "always"));
-  return out;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -151,10 +106,8 @@ struct Calls {
 
 // Starts the close of `object` with `calls` as the completion; returns the close status.
 inline NTSTATUS start_close(void* object, Calls* calls) {
-  auto* header = static_cast<NDK_OBJECT_HEADER*>(object);
-  auto* dispatch = *reinterpret_cast<NDK_FN_CLOSE_OBJECT* const*>(
-      reinterpret_cast<char*>(object) + sizeof(NDK_OBJECT_HEADER));
-  return dispatch[0](header, &Calls::close, calls);
+  return ndkxx::close_function(object)(static_cast<NDK_OBJECT_HEADER*>(object), &Calls::close,
+                                       calls);
 }
 
 // Owns raw NDK object pointers of a test and closes whatever is still open when it goes out of
@@ -320,203 +273,9 @@ struct NotifyCq {
   }
 };
 
-// ---------------------------------------------------------------------------------------------
-// Object creation (inline or pending)
-
-inline void noop_cq_notify(void*, NTSTATUS) {}
-inline void noop_connect_event(void*, NDK_CONNECTOR*) {}
-
-inline NTSTATUS create_cq(NDK_ADAPTER* a, ULONG depth, NDK_CQ** out) {
-  return sync_create<NDK_CQ>(
-      [&](NDK_FN_CREATE_COMPLETION cb, void* ctx, NDK_CQ** o) {
-        return a->Dispatch->NdkCreateCq(a, depth, &noop_cq_notify, nullptr, nullptr, cb, ctx, o);
-      },
-      out);
-}
-inline NTSTATUS create_pd(NDK_ADAPTER* a, NDK_PD** out) {
-  return sync_create<NDK_PD>(
-      [&](NDK_FN_CREATE_COMPLETION cb, void* ctx, NDK_PD** o) {
-        return a->Dispatch->NdkCreatePd(a, cb, ctx, o);
-      },
-      out);
-}
-inline NTSTATUS create_mr(NDK_PD* pd, bool fast, NDK_MR** out) {
-  return sync_create<NDK_MR>(
-      [&](NDK_FN_CREATE_COMPLETION cb, void* ctx, NDK_MR** o) {
-        return pd->Dispatch->NdkCreateMr(pd, fast ? TRUE : FALSE, cb, ctx, o);
-      },
-      out);
-}
-inline NTSTATUS create_mw(NDK_PD* pd, NDK_MW** out) {
-  return sync_create<NDK_MW>(
-      [&](NDK_FN_CREATE_COMPLETION cb, void* ctx, NDK_MW** o) {
-        return pd->Dispatch->NdkCreateMw(pd, cb, ctx, o);
-      },
-      out);
-}
-inline NTSTATUS create_srq(NDK_PD* pd, ULONG depth, ULONG sge, NDK_SRQ** out) {
-  return sync_create<NDK_SRQ>(
-      [&](NDK_FN_CREATE_COMPLETION cb, void* ctx, NDK_SRQ** o) {
-        return pd->Dispatch->NdkCreateSrq(pd, depth, sge, 0, nullptr, nullptr, nullptr, cb, ctx,
-                                          o);
-      },
-      out);
-}
-struct QpSizes {
-  ULONG receive_depth = 16;
-  ULONG initiator_depth = 16;
-  ULONG receive_sge = 2;
-  ULONG initiator_sge = 2;
-  ULONG inline_bytes = 0;
-};
-inline NTSTATUS create_qp(NDK_PD* pd, NDK_CQ* rcq, NDK_CQ* icq, void* context, QpSizes s,
-                          NDK_QP** out) {
-  return sync_create<NDK_QP>(
-      [&](NDK_FN_CREATE_COMPLETION cb, void* ctx, NDK_QP** o) {
-        return pd->Dispatch->NdkCreateQp(pd, rcq, icq, context, s.receive_depth,
-                                         s.initiator_depth, s.receive_sge, s.initiator_sge,
-                                         s.inline_bytes, cb, ctx, o);
-      },
-      out);
-}
-inline NTSTATUS create_qp_with_srq(NDK_PD* pd, NDK_CQ* rcq, NDK_CQ* icq, NDK_SRQ* srq,
-                                   void* context, QpSizes s, NDK_QP** out) {
-  return sync_create<NDK_QP>(
-      [&](NDK_FN_CREATE_COMPLETION cb, void* ctx, NDK_QP** o) {
-        return pd->Dispatch->NdkCreateQpWithSrq(pd, rcq, icq, srq, context, s.initiator_depth,
-                                                s.initiator_sge, s.inline_bytes, cb, ctx, o);
-      },
-      out);
-}
-inline NTSTATUS create_connector(NDK_ADAPTER* a, NDK_CONNECTOR** out) {
-  return sync_create<NDK_CONNECTOR>(
-      [&](NDK_FN_CREATE_COMPLETION cb, void* ctx, NDK_CONNECTOR** o) {
-        return a->Dispatch->NdkCreateConnector(a, cb, ctx, o);
-      },
-      out);
-}
-inline NTSTATUS create_listener(NDK_ADAPTER* a, NDK_LISTENER** out) {
-  return sync_create<NDK_LISTENER>(
-      [&](NDK_FN_CREATE_COMPLETION cb, void* ctx, NDK_LISTENER** o) {
-        return a->Dispatch->NdkCreateListener(a, &noop_connect_event, nullptr, cb, ctx, o);
-      },
-      out);
-}
-inline NTSTATUS create_shared_endpoint(const Adapter& adapter, NDK_SHARED_ENDPOINT** out) {
-  sockaddr_storage address = adapter.local_address();
-  NDK_ADAPTER* a = adapter.get();
-  return sync_create<NDK_SHARED_ENDPOINT>(
-      [&](NDK_FN_CREATE_COMPLETION cb, void* ctx, NDK_SHARED_ENDPOINT** o) {
-        return a->Dispatch->NdkCreateSharedEndpoint(a, reinterpret_cast<sockaddr*>(&address),
-                                                    ndktest::sockaddr_length(address), cb, ctx, o);
-      },
-      out);
-}
-
-// One object of every type on an adapter (the SRQ and the SRQ-attached QP only when the adapter
-// supports SRQs), closed in the recommended order.
-struct AllObjects {
-  NDK_CQ* cq = nullptr;
-  NDK_PD* pd = nullptr;
-  NDK_MR* mr = nullptr;
-  NDK_MR* fast_mr = nullptr;
-  NDK_MW* mw = nullptr;
-  NDK_SRQ* srq = nullptr;
-  NDK_QP* qp = nullptr;
-  NDK_QP* srq_qp = nullptr;
-  NDK_CONNECTOR* connector = nullptr;
-  NDK_LISTENER* listener = nullptr;
-  NDK_SHARED_ENDPOINT* endpoint = nullptr;
-
-  AllObjects() = default;
-  AllObjects(const AllObjects&) = delete;
-  AllObjects& operator=(const AllObjects&) = delete;
-  ~AllObjects() { close_all(); }
-
-  // Creates everything; records a failure and returns false on the first error.
-  bool create(NDK_ADAPTER* a, sockaddr_storage local) {
-    NDK_ADAPTER_INFO info{};
-    ULONG size = sizeof info;
-    NTSTATUS s = a->Dispatch->NdkQueryAdapterInfo(a, &info, &size);
-    if (s != STATUS_SUCCESS) return ADD_FAILURE() << "query info: " << status_name(s), false;
-    auto ok = [](const char* what, NTSTATUS st) {
-      if (st != STATUS_SUCCESS) ADD_FAILURE() << what << ": " << status_name(st);
-      return st == STATUS_SUCCESS;
-    };
-    if (!ok("create CQ", create_cq(a, 16, &cq))) return false;
-    if (!ok("create PD", create_pd(a, &pd))) return false;
-    if (!ok("create MR", create_mr(pd, false, &mr))) return false;
-    if (!ok("create fast MR", create_mr(pd, true, &fast_mr))) return false;
-    if (!ok("create MW", create_mw(pd, &mw))) return false;
-    if (info.MaxSrqDepth != 0) {
-      if (!ok("create SRQ", create_srq(pd, std::min<ULONG>(16, info.MaxSrqDepth), 1, &srq)))
-        return false;
-      if (!ok("create QP with SRQ", create_qp_with_srq(pd, cq, cq, srq, nullptr, {}, &srq_qp)))
-        return false;
-    }
-    if (!ok("create QP", create_qp(pd, cq, cq, nullptr, {}, &qp))) return false;
-    if (!ok("create connector", create_connector(a, &connector))) return false;
-    if (!ok("create listener", create_listener(a, &listener))) return false;
-    NDK_ADAPTER* adapter = a;
-    s = sync_create<NDK_SHARED_ENDPOINT>(
-        [&](NDK_FN_CREATE_COMPLETION cb, void* c, NDK_SHARED_ENDPOINT** o) {
-          return adapter->Dispatch->NdkCreateSharedEndpoint(
-              adapter, reinterpret_cast<sockaddr*>(&local), ndktest::sockaddr_length(local), cb, c, o);
-        },
-        &endpoint);
-    return ok("create shared endpoint", s);
-  }
-
-  // (object, expected type) for every created object.
-  std::vector<std::pair<NDK_OBJECT_HEADER*, NDK_OBJECT_TYPE>> objects() const {
-    std::vector<std::pair<NDK_OBJECT_HEADER*, NDK_OBJECT_TYPE>> v;
-    auto add = [&](void* o, NDK_OBJECT_TYPE t) {
-      if (o != nullptr) v.emplace_back(static_cast<NDK_OBJECT_HEADER*>(o), t);
-    };
-    add(cq, NdkObjectTypeCq);
-    add(pd, NdkObjectTypePd);
-    add(mr, NdkObjectTypeMr);
-    add(fast_mr, NdkObjectTypeMr);
-    add(mw, NdkObjectTypeMw);
-    add(srq, NdkObjectTypeSrq);
-    add(qp, NdkObjectTypeQp);
-    add(srq_qp, NdkObjectTypeQp);
-    add(connector, NdkObjectTypeConnector);
-    add(listener, NdkObjectTypeListener);
-    add(endpoint, NdkObjectTypeSharedEndpoint);
-    return v;
-  }
-
-  bool close_all() {
-    bool ok = true;
-    for (void** o : {(void**)&connector, (void**)&listener, (void**)&endpoint, (void**)&qp,
-                     (void**)&srq_qp, (void**)&mw, (void**)&mr, (void**)&fast_mr, (void**)&srq,
-                     (void**)&pd, (void**)&cq}) {
-      ok &= close_object(*o);
-      *o = nullptr;
-    }
-    return ok;
-  }
-};
-
-// Replaces `side.qp` of a QpPair (call from the before_connect hook) by a new QP on the given
-// CQs, with QPContext == &side. The side's own Cq stays open and is closed by teardown; close
-// the CQs given here only after the pair was torn down.
-inline bool replace_qp(QpPair::Side& side, NDK_CQ* receive_cq, NDK_CQ* initiator_cq,
-                       QpSizes sizes = {64, 64, 4, 4, 128}) {
-  if (!close_object(side.qp)) return false;
-  side.qp = nullptr;
-  NTSTATUS s = create_qp(side.pd, receive_cq, initiator_cq, &side, sizes, &side.qp);
-  if (s != STATUS_SUCCESS) {
-    ADD_FAILURE() << "replacement QP: " << status_name(s);
-    return false;
-  }
-  return true;
-}
-
 // RDMA write of `length` bytes from src[src_offset] to dst[dst_offset].
-inline NTSTATUS post_write(NDK_QP* qp, Region& src, size_t src_offset, ULONG length, Region& dst,
-                           size_t dst_offset, void* context, ULONG flags = 0) {
+inline NTSTATUS post_write(NDK_QP* qp, const Region& src, size_t src_offset, ULONG length,
+                           const Region& dst, size_t dst_offset, void* context, ULONG flags = 0) {
   NDK_SGE sge = src.sge(src_offset, length);
   return qp->Dispatch->NdkWrite(qp, context, &sge, 1, dst.address(dst_offset), dst.remote_token(),
                                 flags);

@@ -1,8 +1,8 @@
 // Helpers for the memory-model conformance tests (memory_test.cpp, remote_access_test.cpp):
-// MR / MW / PD handles over the public ABI, LAM building, fast-registered regions over LAM
-// pages, guarded regions (a registered middle part between guard bytes of one allocation), a
-// connected pair with pre-posted receives, and the checks for "this request failed and the
-// connection broke". Header-only; built on ndk_test.h.
+// MR / MW / PD objects with the MR requests, LAMs with the SGEs over their pages, fast-registered
+// regions over LAM pages, guarded regions (a registered middle part between guard bytes of one
+// allocation), request outcomes, and the checks for "this request failed and the connection
+// broke" on a MemoryPairFixture (fixtures.h). Header-only; built on ndk_test.h and src/ndkxx.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -17,56 +17,11 @@
 #include <string>
 #include <vector>
 
+#include "fixtures.h"
 #include "ndk_test.h"
 #include "transport_helpers.h"
 
 namespace ndktest::mem {
-
-// ---------------------------------------------------------------------------------------------
-// URIs
-
-// `uri` with option "key=value" set: replaces the key's value when the URI already has it
-// (adapter URIs reject duplicate keys), appends it otherwise.
-inline std::string with_option(const std::string& uri, const std::string& option) {
-  const size_t query = uri.find('?');
-  if (query == std::string::npos) return uri + "?" + option;
-  const std::string key = option.substr(0, option.find('=') + 1);
-  std::string out = uri.substr(0, query + 1);
-  std::string rest = uri.substr(query + 1);
-  bool replaced = false;
-  size_t start = 0;
-  while (start <= rest.size()) {
-    size_t end = rest.find('&', start);
-    if (end == std::string::npos) end = rest.size();
-    std::string item = rest.substr(start, end - start);
-    if (item.compare(0, key.size(), key) == 0) {
-      item = option;
-      replaced = true;
-    }
-    if (out.back() != '?') out += "&";
-    out += item;
-    start = end + 1;
-  }
-  if (!replaced) out += "&" + option;
-  return out;
-}
-
-// Every test URI as given, plus the same URI with pending=always (every asynchronous function
-// returns STATUS_PENDING and completes through its callback).
-inline std::vector<std::string> inline_and_pending_uris() {
-  std::vector<std::string> out;
-  for (const std::string& uri : test_uris()) {
-    out.push_back(uri);
-    if (uri.find("pending=") == std::string::npos) out.push_back(with_option(uri, "pending=always"));
-  }
-  return out;
-}
-
-inline std::string uri_param_name(const ::testing::TestParamInfo<std::string>& info) {
-  std::string name;
-  for (char c : info.param) name += std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
-  return name;
-}
 
 inline std::string hex(uint64_t value) {
   char text[24];
@@ -98,17 +53,11 @@ inline size_t pattern_mismatch(const unsigned char* p, size_t n, unsigned seed) 
 }
 
 // ---------------------------------------------------------------------------------------------
-// Object handles (closed in the destructor; declare them after the QpPair / PD they live in)
+// Object handles (closed in the destructor; declare them after the fixture / PD they live in)
 
 class PdHandle {
  public:
-  explicit PdHandle(Adapter& adapter) {
-    status = sync_create<NDK_PD>(
-        [&](NDK_FN_CREATE_COMPLETION cb, void* ctx, NDK_PD** out) {
-          return adapter.d()->NdkCreatePd(adapter.get(), cb, ctx, out);
-        },
-        &pd);
-  }
+  explicit PdHandle(const ndkxx::Adapter& adapter) { status = create_pd(adapter.get(), &pd); }
   ~PdHandle() { close(); }
   PdHandle(const PdHandle&) = delete;
   PdHandle& operator=(const PdHandle&) = delete;
@@ -132,34 +81,26 @@ inline UINT32 privileged_token(NDK_PD* pd) {
   return token;
 }
 
+// The MR requests with a timeout reported as a test failure.
+inline NTSTATUS reported(const ndkxx::Outcome& outcome) {
+  if (outcome.timed_out) ADD_FAILURE() << "request completion did not arrive within the timeout";
+  return outcome.status;
+}
+
 class MrHandle {
  public:
-  MrHandle(NDK_PD* pd, bool fast) {
-    create_status = sync_create<NDK_MR>(
-        [&](NDK_FN_CREATE_COMPLETION cb, void* ctx, NDK_MR** out) {
-          return pd->Dispatch->NdkCreateMr(pd, fast ? TRUE : FALSE, cb, ctx, out);
-        },
-        &mr);
-  }
+  MrHandle(NDK_PD* pd, bool fast) { create_status = create_mr(pd, fast, &mr); }
   ~MrHandle() { close(); }
   MrHandle(const MrHandle&) = delete;
   MrHandle& operator=(const MrHandle&) = delete;
 
   NTSTATUS register_mdl(MDL* mdl, SIZE_T length, ULONG flags) {
-    return sync_request([&](NDK_FN_REQUEST_COMPLETION cb, void* ctx) {
-      return mr->Dispatch->NdkRegisterMr(mr, mdl, length, flags, cb, ctx);
-    });
+    return reported(ndkxx::register_mr(mr, mdl, length, flags, ndkxx::Wait{kTimeout}));
   }
-  NTSTATUS deregister() {
-    return sync_request([&](NDK_FN_REQUEST_COMPLETION cb, void* ctx) {
-      return mr->Dispatch->NdkDeregisterMr(mr, cb, ctx);
-    });
-  }
+  NTSTATUS deregister() { return reported(ndkxx::deregister_mr(mr, ndkxx::Wait{kTimeout})); }
   NTSTATUS initialize_fast(ULONG pages, bool remote_access) {
-    return sync_request([&](NDK_FN_REQUEST_COMPLETION cb, void* ctx) {
-      return mr->Dispatch->NdkInitializeFastRegisterMr(mr, pages, remote_access ? TRUE : FALSE,
-                                                       cb, ctx);
-    });
+    return reported(
+        ndkxx::initialize_fast_register_mr(mr, pages, remote_access, ndkxx::Wait{kTimeout}));
   }
   UINT32 local_token() const { return mr->Dispatch->NdkGetLocalTokenFromMr(mr); }
   UINT32 remote_token() const { return mr->Dispatch->NdkGetRemoteTokenFromMr(mr); }
@@ -176,13 +117,7 @@ class MrHandle {
 
 class MwHandle {
  public:
-  explicit MwHandle(NDK_PD* pd) {
-    create_status = sync_create<NDK_MW>(
-        [&](NDK_FN_CREATE_COMPLETION cb, void* ctx, NDK_MW** out) {
-          return pd->Dispatch->NdkCreateMw(pd, cb, ctx, out);
-        },
-        &mw);
-  }
+  explicit MwHandle(NDK_PD* pd) { create_status = create_mw(pd, &mw); }
   ~MwHandle() { close(); }
   MwHandle(const MwHandle&) = delete;
   MwHandle& operator=(const MwHandle&) = delete;
@@ -206,46 +141,18 @@ inline ULONG lam_bytes(size_t pages) {
   return static_cast<ULONG>(kLamHeaderBytes + pages * sizeof(NDK_LOGICAL_ADDRESS));
 }
 
-// NdkBuildLAM with the size query first; released in the destructor (declare it before the
-// MRs fast-registered over its pages, so that it is released after they are closed).
-class Lam {
+// NdkBuildLAM with the size query first (ndkxx::Lam); released in the destructor (declare it
+// before the MRs fast-registered over its pages, so that it is released after they are closed).
+class Lam : public ndkxx::Lam {
  public:
-  Lam(NDK_ADAPTER* adapter, MDL* mdl, SIZE_T length) : adapter_(adapter) {
-    ULONG size = 0;
-    ULONG fbo_out = 0;
-    size_status = sync_request([&](NDK_FN_REQUEST_COMPLETION cb, void* ctx) {
-      return adapter_->Dispatch->NdkBuildLAM(adapter_, mdl, length, cb, ctx, nullptr, &size,
-                                             &fbo_out);
-    });
-    if (size_status != STATUS_BUFFER_TOO_SMALL) {
-      status = size_status;
-      return;
-    }
-    required_size = size;
-    storage_.assign((size + 7) / 8 + 1, 0);
-    auto* candidate = reinterpret_cast<NDK_LOGICAL_ADDRESS_MAPPING*>(storage_.data());
-    status = sync_request([&](NDK_FN_REQUEST_COMPLETION cb, void* ctx) {
-      return adapter_->Dispatch->NdkBuildLAM(adapter_, mdl, length, cb, ctx, candidate, &size,
-                                             &fbo);
-    });
-    if (status == STATUS_SUCCESS) lam = candidate;
-  }
-  ~Lam() { release(); }
-  Lam(const Lam&) = delete;
-  Lam& operator=(const Lam&) = delete;
-  void release() {
-    if (lam != nullptr) adapter_->Dispatch->NdkReleaseLAM(adapter_, lam);
-    lam = nullptr;
-  }
-  ULONG pages() const { return lam->AdapterPageCount; }
-  int64_t page(size_t i) const { return lam->AdapterPageArray[i].QuadPart; }
-  const NDK_LOGICAL_ADDRESS* page_array() const { return lam->AdapterPageArray; }
+  Lam(NDK_ADAPTER* adapter, MDL* mdl, SIZE_T length)
+      : ndkxx::Lam(adapter, mdl, length, ndkxx::Wait{kTimeout}) {}
 
   // SGEs (one per page piece) describing bytes [offset, offset + length) of the mapped
   // buffer through logical addresses and `token` (the PD's privileged token).
   std::vector<NDK_SGE> sges(size_t offset, size_t length, UINT32 token) const {
     std::vector<NDK_SGE> out;
-    size_t position = fbo + offset;  // position within the page run
+    size_t position = fbo() + offset;  // position within the page run
     while (length != 0) {
       size_t index = position / PAGE_SIZE;
       size_t in_page = position % PAGE_SIZE;
@@ -260,23 +167,13 @@ class Lam {
     }
     return out;
   }
-
-  NDK_LOGICAL_ADDRESS_MAPPING* lam = nullptr;
-  NTSTATUS size_status = STATUS_UNSUCCESSFUL;
-  NTSTATUS status = STATUS_UNSUCCESSFUL;
-  ULONG required_size = 0;
-  ULONG fbo = 0;
-
- private:
-  NDK_ADAPTER* adapter_;
-  std::vector<uint64_t> storage_;
 };
 
 // A buffer whose bytes [start, start + length) are mapped by a LAM and can be fast-registered
 // on a fast-register MR (created and initialized here).
 class FastRegion {
  public:
-  FastRegion(Adapter& adapter, NDK_PD* pd, size_t buffer_bytes, size_t start_offset,
+  FastRegion(const ndkxx::Adapter& adapter, NDK_PD* pd, size_t buffer_bytes, size_t start_offset,
              size_t region_length, ULONG max_pages, bool remote_access)
       : buffer(buffer_bytes, 0x3C), start(start_offset), length(region_length), mr(pd, true) {
     SoftNdkInitializeMdl(&mdl, buffer.data() + start, length);
@@ -288,7 +185,7 @@ class FastRegion {
     lam.reset();
   }
   bool ok() const {
-    return lam->status == STATUS_SUCCESS && mr.create_status == STATUS_SUCCESS &&
+    return lam->status() == STATUS_SUCCESS && mr.create_status == STATUS_SUCCESS &&
            init_status == STATUS_SUCCESS;
   }
   // Posts NdkFastRegister of every LAM page (FBO from the LAM) at `base` (≡ FBO mod PAGE_SIZE)
@@ -298,7 +195,7 @@ class FastRegion {
     if (page_count == 0) page_count = lam->pages();
     if (bytes == 0) bytes = length;
     NTSTATUS s = qp->Dispatch->NdkFastRegister(qp, context, mr.mr, page_count, lam->page_array(),
-                                               lam->fbo, bytes,
+                                               lam->fbo(), bytes,
                                                reinterpret_cast<PVOID>(base_address), flags);
     if (s == STATUS_SUCCESS) {
       token = mr.remote_token();
@@ -366,71 +263,6 @@ class GuardedRegion {
 };
 
 // ---------------------------------------------------------------------------------------------
-// A connected pair with receives pre-posted on the passive side, a scratch region on the
-// active side (source of writes, sink of reads, with the RDMA-read-sink right) and the regions
-// of its write fence (fence_writes()).
-
-constexpr size_t kReceiveSlot = 512;
-inline void* receive_context(int i) { return reinterpret_cast<void*>(uintptr_t{0x5000} + i); }
-
-class MemPair {
- public:
-  explicit MemPair(const std::string& uri, QpPairOptions options = {}) : pair(uri, options) {}
-  ~MemPair() {
-    active_buf.reset();
-    passive_rx.reset();
-    fence_sink.reset();
-    fence_source.reset();
-  }
-  // Connects with `receives` receives of kReceiveSlot bytes posted on the passive QP first
-  // (contexts receive_context(0..)); `extra` runs before the connection as well.
-  bool connect(int receives = 2, const std::function<void(QpPair&)>& extra = nullptr) {
-    posted_receives = receives;
-    bool ok = pair.connect([&](QpPair& p) {
-      passive_rx = std::make_unique<Region>(p.passive.pd, 4 * 4096, NDK_MR_FLAG_ALLOW_LOCAL_WRITE);
-      EXPECT_NT(STATUS_SUCCESS, passive_rx->status);
-      for (int i = 0; i < receives; ++i)
-        EXPECT_NT(STATUS_SUCCESS, post_receive(p.passive.qp, *passive_rx, i * kReceiveSlot,
-                                               kReceiveSlot, receive_context(i)));
-      active_buf = std::make_unique<Region>(
-          p.active.pd, 16 * 4096, NDK_MR_FLAG_ALLOW_LOCAL_WRITE | NDK_MR_FLAG_RDMA_READ_SINK, 0x77);
-      EXPECT_NT(STATUS_SUCCESS, active_buf->status);
-      if (extra) extra(p);
-    });
-    return ok && !::testing::Test::HasFatalFailure() && passive_rx->status == STATUS_SUCCESS &&
-           active_buf->status == STATUS_SUCCESS;
-  }
-
-  // Orders the Writes posted so far on the active QP before what the test does next with the
-  // target memory (checks it, changes the grant): a read fence (transport_helpers.h) of one
-  // byte of fence_source into fence_sink, on every transport. Once it returned success the
-  // Writes are placed: check the target at once (the bytes that should have landed, or the
-  // bytes a Write left unchanged). The fence's completion is consumed here; any other
-  // completion ahead of it on the active CQ is a failure (finish() every request first). Its
-  // regions are registered at the first fence (tests without one have none).
-  ::testing::AssertionResult fence_writes() {
-    if (fence_source == nullptr) {
-      fence_source = std::make_unique<FenceSource>(pair.passive.pd);
-      fence_sink = std::make_unique<Region>(
-          pair.active.pd, 64, NDK_MR_FLAG_ALLOW_LOCAL_WRITE | NDK_MR_FLAG_RDMA_READ_SINK);
-    }
-    if (fence_sink->status != STATUS_SUCCESS)
-      return ::testing::AssertionFailure() << "fence sink: " << status_name(fence_sink->status);
-    return read_fence(pair.active.qp, pair.active.cq, fence_sink->sge(0, 1), *fence_source);
-  }
-
-  QpPair pair;
-  std::unique_ptr<Region> passive_rx;
-  std::unique_ptr<Region> active_buf;
-  // The fence's own: its source on the passive side and a read sink on the active side that no
-  // test uses.
-  std::unique_ptr<FenceSource> fence_source;
-  std::unique_ptr<Region> fence_sink;
-  int posted_receives = 0;
-  int consumed_receives = 0;  // pre-posted receives already completed by messages
-};
-
-// ---------------------------------------------------------------------------------------------
 // Posting and completions
 
 // Outcome of one initiator request: the inline status, and the completion when it was queued.
@@ -455,12 +287,14 @@ inline Outcome finish(Cq& cq, NTSTATUS inline_status) {
   return o;
 }
 
-inline Outcome rdma_write(QpPair::Side& side, const NDK_SGE* sges, ULONG count, uint64_t address,
+using Side = ConnectedPairFixture::Side;
+
+inline Outcome rdma_write(Side& side, const NDK_SGE* sges, ULONG count, uint64_t address,
                           UINT32 token, void* context, ULONG flags = 0) {
   return finish(side.cq,
                 side.q()->NdkWrite(side.qp, context, sges, count, address, token, flags));
 }
-inline Outcome rdma_read(QpPair::Side& side, const NDK_SGE* sges, ULONG count, uint64_t address,
+inline Outcome rdma_read(Side& side, const NDK_SGE* sges, ULONG count, uint64_t address,
                          UINT32 token, void* context, ULONG flags = 0) {
   return finish(side.cq, side.q()->NdkRead(side.qp, context, sges, count, address, token, flags));
 }
@@ -484,10 +318,12 @@ inline ::testing::AssertionResult completed_with(const Outcome& o, NTSTATUS stat
 }
 
 // A request of `type` that the peer refuses (remote protection error): completed with type and
-// context, and a status of `accepted` (ndkpi.md 4.9) -- or STATUS_SUCCESS for a Write/Send on
-// iWARP, where the refusal arrives after the local completion (iwarp.md 3.7 rule 5). Callers
+// context, and a status of `accepted` (Microsoft's NDKPI reference) -- or STATUS_SUCCESS for a
+// Write/Send on
+// iWARP, where the refusal arrives after the local completion (RFC 5040). Callers
 // check the abort (expect_connection_broken) in every case.
-inline ::testing::AssertionResult refused_remotely(const Outcome& o, const Adapter& initiator,
+inline ::testing::AssertionResult refused_remotely(const Outcome& o,
+                                                   const ndkxx::Adapter& initiator,
                                                    NDK_OPERATION_TYPE type, void* context,
                                                    const std::vector<NTSTATUS>& accepted) {
   if (o.inline_status != STATUS_SUCCESS)
@@ -505,7 +341,7 @@ inline ::testing::AssertionResult refused_remotely(const Outcome& o, const Adapt
 }
 
 // Posts a work request on `side` and waits for its successful completion of `type`.
-inline ::testing::AssertionResult succeeds(QpPair::Side& side, NTSTATUS inline_status,
+inline ::testing::AssertionResult succeeds(Side& side, NTSTATUS inline_status,
                                            NDK_OPERATION_TYPE type, void* context) {
   return completed_with(finish(side.cq, inline_status), STATUS_SUCCESS, type, context);
 }
@@ -514,32 +350,31 @@ inline ::testing::AssertionResult succeeds(QpPair::Side& side, NTSTATUS inline_s
 // and on the active side too when `active_event`), the receives still posted on the passive
 // QP complete with STATUS_CANCELLED, and a later initiator request on the active QP is
 // cancelled (accepted and completed with STATUS_CANCELLED, or refused inline with
-// STATUS_CONNECTION_INVALID — ndkpi.md 4.1.5 rule 4 allows both). mp.consumed_receives
+// STATUS_CONNECTION_INVALID — the NDKPI reference allows both). mp.consumed_receives
 // receives of the passive QP were taken by messages before the break and are not checked here.
-inline void expect_connection_broken(MemPair& mp, bool active_event) {
-  QpPair& pair = mp.pair;
-  EXPECT_TRUE(wait_until([&] { return pair.passive.disconnects.count.load() >= 1; }))
+inline void expect_connection_broken(MemoryPairFixture& mp, bool active_event) {
+  EXPECT_TRUE(wait_until([&] { return mp.passive.disconnects.count.load() >= 1; }))
       << "passive side saw no disconnect event";
   if (active_event) {
-    EXPECT_TRUE(wait_until([&] { return pair.active.disconnects.count.load() >= 1; }))
+    EXPECT_TRUE(wait_until([&] { return mp.active.disconnects.count.load() >= 1; }))
         << "active side saw no disconnect event";
   }
   int left = mp.posted_receives - mp.consumed_receives;
   if (left > 0) {
     std::vector<NDK_RESULT_EX> flushed;
-    EXPECT_TRUE(pair.passive.cq.collect(&flushed, static_cast<size_t>(left)))
+    EXPECT_TRUE(mp.passive.cq.collect(&flushed, static_cast<size_t>(left)))
         << "posted receives were not flushed";
     for (const NDK_RESULT_EX& r : flushed) {
       EXPECT_NT(STATUS_CANCELLED, r.Status);
       EXPECT_EQ(NdkOperationTypeReceive, r.Type);
     }
   }
-  NDK_SGE sge = mp.active_buf->sge(0, 8);
+  NDK_SGE sge = mp.active_buffer->sge(0, 8);
   void* late = reinterpret_cast<void*>(uintptr_t{0x1a7e});
-  NTSTATUS s = pair.active.q()->NdkSend(pair.active.qp, late, &sge, 1, 0);
+  NTSTATUS s = mp.active.q()->NdkSend(mp.active.qp, late, &sge, 1, 0);
   if (s == STATUS_SUCCESS) {
     NDK_RESULT_EX r{};
-    ASSERT_TRUE(pair.active.cq.next(&r)) << "late request never completed";
+    ASSERT_TRUE(mp.active.cq.next(&r)) << "late request never completed";
     EXPECT_NT(STATUS_CANCELLED, r.Status);
     EXPECT_EQ(late, r.RequestContext);
   } else {
@@ -551,6 +386,80 @@ inline void expect_connection_broken(MemPair& mp, bool active_event) {
 inline bool stays_empty(Cq& cq, std::chrono::milliseconds quiet = std::chrono::milliseconds(50)) {
   NDK_RESULT_EX r{};
   return !cq.next(&r, quiet);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Accesses that must succeed, and accesses that must be refused
+
+// `n` bytes at `p` all still `fill` (else the first that is not).
+inline ::testing::AssertionResult still_filled(const unsigned char* p, size_t n,
+                                               unsigned char fill) {
+  size_t at = first_mismatch(p, n, fill);
+  if (at == n) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure() << "byte " << at << " changed";
+}
+
+// An RDMA write of `bytes` bytes of `value` from the start of the active buffer to `address`
+// (with `token`) that completes successfully with `context`, then fenced: its bytes are placed
+// at the target once this returned success (MemoryPairFixture::fence_writes).
+inline ::testing::AssertionResult write_and_fence(MemoryPairFixture& mp, unsigned char value,
+                                                  ULONG bytes, uint64_t address, UINT32 token,
+                                                  void* context) {
+  std::memset(mp.active_buffer->data(), value, bytes);
+  NDK_SGE sge = mp.active_buffer->sge(0, bytes);
+  ::testing::AssertionResult written =
+      completed_with(rdma_write(mp.active, &sge, 1, address, token, context), STATUS_SUCCESS,
+                     NdkOperationTypeWrite, context);
+  if (!written) return written;
+  return mp.fence_writes();
+}
+
+// The request context of expect_refused()'s request.
+inline void* refused_context() {
+  return reinterpret_cast<void*>(uintptr_t{0xBAD});
+}
+
+inline bool one_of(NTSTATUS status, const std::vector<NTSTATUS>& accepted) {
+  return std::find(accepted.begin(), accepted.end(), status) != accepted.end();
+}
+
+// Posts an RDMA write (of 0x5A bytes) or read (into 0x77 bytes) from the active side that the
+// passive side must refuse, and checks: the request was accepted at post time, completed with
+// one of `accepted`, the target is untouched, a read sink is untouched, and the connection
+// broke. With `inline_ok` (a range the requester can see is malformed) an inline refusal with
+// STATUS_INVALID_PARAMETER or one of `accepted` is fine too (then nothing breaks).
+// iWARP (Microsoft's NDKPI reference): a write completes when handed to TCP, so it may
+// report STATUS_SUCCESS and the refusal arrives as the peer's Terminate; the abort and the
+// untouched target are required all the same (checked again once the passive side has seen the
+// abort, i.e. has processed the write). A read always reports the refusal.
+inline void expect_refused(MemoryPairFixture& mp, bool write, uint64_t address, ULONG length,
+                           UINT32 token, const std::vector<NTSTATUS>& accepted,
+                           const std::function<::testing::AssertionResult()>& target_untouched,
+                           bool inline_ok = false) {
+  SCOPED_TRACE(std::string(write ? "write" : "read") + " at " + hex(address) + " length " +
+               std::to_string(length) + " token " + hex(token));
+  unsigned char* local = mp.active_buffer->data();
+  std::memset(local, write ? 0x5A : 0x77, length);
+  NDK_SGE sge = mp.active_buffer->sge(0, length);
+  Outcome o = write ? rdma_write(mp.active, &sge, 1, address, token, refused_context())
+                    : rdma_read(mp.active, &sge, 1, address, token, refused_context());
+  if (inline_ok && o.inline_status != STATUS_SUCCESS) {
+    EXPECT_TRUE(one_of(o.inline_status, accepted) || o.inline_status == STATUS_INVALID_PARAMETER)
+        << status_name(o.inline_status);
+    EXPECT_TRUE(stays_empty(mp.active.cq)) << "an inline failure produced a completion";
+    EXPECT_TRUE(target_untouched());
+    return;
+  }
+  ASSERT_NT(STATUS_SUCCESS, o.inline_status) << "a remote protection error is not known at post";
+  ASSERT_TRUE(o.completed);
+  EXPECT_TRUE(refused_remotely(o, mp.active, write ? NdkOperationTypeWrite : NdkOperationTypeRead,
+                               refused_context(), accepted));
+  EXPECT_TRUE(target_untouched());
+  if (!write) {
+    EXPECT_EQ(length, first_mismatch(local, length, 0x77)) << "the read sink changed";
+  }
+  expect_connection_broken(mp, true);
+  EXPECT_TRUE(target_untouched()) << "after the abort";
 }
 
 }  // namespace ndktest::mem

@@ -3,17 +3,17 @@
 // The loopback transport completes a Send or an RDMA Write after the target placed (or refused)
 // it. iWARP (NDK_ADAPTER_INFO.RdmaTechnology == NdkiWarp, the tcp transport) completes it when
 // it was handed to TCP: "local completion of a Send or Write means the data was handed to TCP (no
-// remote acknowledgement exists)" (iwarp.md 3.7 rule 5, RFC 5040). Two consequences:
+// remote acknowledgement exists)" (RFC 5040). Two consequences:
 //  (a) the target's memory may be inspected only once the data has been placed, and an RDMA
 //      Write gives the target no completion: the suite orders it with a fence (below) on every
 //      transport, never by polling the target memory (the transport may still be writing it,
 //      a data race). A Read posted on the same QP after the Writes completes only after they
-//      were placed (iwarp.md 3.7 rule 2: the data sink processes messages in TCP order, a Read
+//      were placed (RFC 5040 ordering: the data sink processes messages in TCP order, a Read
 //      Request that follows a Write returns data that includes it), and so does the target's
 //      receive completion of a later Send. After the fence the target is checked at once: bytes
 //      that should have landed and did not, or bytes that should not have changed and did, fail;
-//  (b) a refusal by the peer (ndkpi.md 4.9: remote protection error, no receive posted, receive
-//      too small) is detected by the peer later and reported with a Terminate (iwarp.md 4.1,
+// (b) a refusal by the peer (Microsoft's NDKPI reference) is detected by the peer later and
+// reported with a Terminate (RFC 5040's Terminate,
 //      4.2): the requester's failing Send/Write may already have completed with STATUS_SUCCESS
 //      (and requests posted behind it too, until the Terminate arrived). What must hold on
 //      every transport is the abort: both sides get their disconnect event, outstanding and
@@ -33,6 +33,8 @@
 #include <vector>
 
 #include "ndk_test.h"
+#include "ndkxx/adapter.h"
+#include "ndkxx/handle.h"
 
 namespace ndktest {
 
@@ -47,8 +49,8 @@ namespace ndktest {
 
 // (b) True when a Send or Write of `type` that the peer refuses may complete with
 // STATUS_SUCCESS on `initiator` (iWARP only; a Read is completed by its response, so it
-// always reports the refusal: iwarp.md 3.7 rule 5).
-inline bool refusal_may_complete_successfully(const Adapter& initiator, ULONG type) {
+// always reports the refusal: RFC 5040).
+inline bool refusal_may_complete_successfully(const ndkxx::Adapter& initiator, ULONG type) {
   return initiator.iwarp() && (type == NdkOperationTypeSend || type == NdkOperationTypeWrite);
 }
 
@@ -59,11 +61,12 @@ inline std::string status_names(const std::vector<NTSTATUS>& statuses) {
 }
 
 // (b) The completion status of a request of `type` posted on `initiator` that the peer refuses:
-// one of `accepted` (the ndkpi.md 4.9 status), or STATUS_SUCCESS where
-// refusal_may_complete_successfully() (iwarp.md 3.7 rule 5). The caller must check the abort
+// one of `accepted` (the NDKPI reference's status), or STATUS_SUCCESS where
+// refusal_may_complete_successfully() (RFC 5040). The caller must check the abort
 // (the connection breaks) separately in either case.
 inline ::testing::AssertionResult completes_or_fails_remotely(
-    const Adapter& initiator, ULONG type, NTSTATUS status, const std::vector<NTSTATUS>& accepted) {
+    const ndkxx::Adapter& initiator, ULONG type, NTSTATUS status,
+    const std::vector<NTSTATUS>& accepted) {
   if (std::find(accepted.begin(), accepted.end(), status) != accepted.end())
     return ::testing::AssertionSuccess();
   if (status == STATUS_SUCCESS && refusal_may_complete_successfully(initiator, type))
@@ -111,19 +114,13 @@ class FenceSource {
  public:
   explicit FenceSource(NDK_PD* pd) {
     SoftNdkInitializeMdl(&mdl_, page(), kBytes);
-    status = sync_create<NDK_MR>(
-        [&](NDK_FN_CREATE_COMPLETION cb, void* context, NDK_MR** out) {
-          return pd->Dispatch->NdkCreateMr(pd, FALSE, cb, context, out);
-        },
-        &mr_);
-    if (status != STATUS_SUCCESS) return;
-    status = sync_request([&](NDK_FN_REQUEST_COMPLETION cb, void* context) {
-      return mr_->Dispatch->NdkRegisterMr(mr_, &mdl_, kBytes, NDK_MR_FLAG_ALLOW_REMOTE_READ, cb,
-                                          context);
-    });
-  }
-  ~FenceSource() {
-    if (mr_ != nullptr) close_object(mr_);
+    ndkxx::Created<NDK_MR> mr = ndkxx::create_mr(pd, false, ndkxx::Wait{kTimeout});
+    status = mr.status;
+    if (!mr.ok()) return;
+    mr_.reset(mr.object);
+    status = ndkxx::register_mr(mr_, &mdl_, kBytes, NDK_MR_FLAG_ALLOW_REMOTE_READ,
+                                ndkxx::Wait{kTimeout})
+                 .status;
   }
   FenceSource(const FenceSource&) = delete;
   FenceSource& operator=(const FenceSource&) = delete;
@@ -139,7 +136,7 @@ class FenceSource {
     return bytes;
   }
   MDL mdl_{};
-  NDK_MR* mr_ = nullptr;
+  ndkxx::MrHandle mr_;
 };
 
 // (a) Read fence: posts a 1-byte RDMA Read of `source` (a FenceSource in the PD of the peer's

@@ -2,97 +2,13 @@
 // text and JSON output with their documented fields (docs/cli.md), counters, the progress line
 // and charts. Checks shapes and consistency, never timings. Over TCP too when it is built:
 // in-process and as two processes (server and client), with rejection and refusal messages.
-#include <arpa/inet.h>
-#include <fcntl.h>
-#include <netinet/in.h>
-#include <signal.h>
-#include <spawn.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
-#include <gtest/gtest.h>
-
-#include <chrono>
-#include <cstdio>
-#include <cstdlib>
-#include <fstream>
-#include <set>
-#include <sstream>
-#include <string>
-#include <thread>
-#include <vector>
-
-#include <nlohmann/json.hpp>
-
-extern char** environ;
+#include "cli_harness.h"
 
 namespace {
 
-using nlohmann::json;
-
-struct Result {
-  int status = -1;
-  std::string out;
-  std::string err;
-};
-
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-std::string temp_path(const std::string& name) {
-  const char* dir = std::getenv("TMPDIR");
-  return std::string(dir != nullptr ? dir : "/tmp") + "/softndk_cli_test_" +
-         std::to_string(getpid()) + "_" + name;
-}
-
-// Runs the softndk program with `args`, stdout and stderr captured, stdin empty.
-Result softndk(const std::vector<std::string>& args) {
-  static int counter = 0;
-  const std::string out = temp_path("out" + std::to_string(counter));
-  const std::string err = temp_path("err" + std::to_string(counter++));
-  std::vector<std::string> argv_storage{SOFTNDK_CLI_PATH};
-  argv_storage.insert(argv_storage.end(), args.begin(), args.end());
-  std::vector<char*> argv;
-  for (std::string& a : argv_storage) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, 1, out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-  posix_spawn_file_actions_addopen(&actions, 2, err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-  pid_t pid = 0;
-  Result run;
-  if (posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ) == 0) {
-    int status = 0;
-    waitpid(pid, &status, 0);
-    run.status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  }
-  posix_spawn_file_actions_destroy(&actions);
-  run.out = read_file(out);
-  run.err = read_file(err);
-  std::remove(out.c_str());
-  std::remove(err.c_str());
-  return run;
-}
-
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
-
-json parse(const Result& run) {
-  json doc = json::parse(run.out, nullptr, false);
-  EXPECT_FALSE(doc.is_discarded()) << "not JSON:\n" << run.out << "\nstderr:\n" << run.err;
-  return doc;
-}
-
-#define EXPECT_RUN(expected_status, run)                                                 \
-  EXPECT_EQ(expected_status, (run).status) << "stdout:\n" << (run).out << "\nstderr:\n" \
-                                           << (run).err
+using namespace softndk_cli_test;
 
 void expect_latency_summary(const json& l, const std::string& where) {
   for (const char* key : {"count", "min", "avg", "stdev", "p50", "p99", "p99_9", "max"})
@@ -163,6 +79,29 @@ TEST(CliInfo, text_shows_fields_flags_and_counters) {
     EXPECT_TRUE(contains(r.out, part)) << part << "\n" << r.out;
 }
 
+// The data path comes from the library (SoftNdkQueryAdapterTransport), per transport: shm moves
+// data through its ring only (no cross-memory attach yet), loopback copies once in-process. shm
+// is built on every Linux build, so its probe must find it.
+TEST(CliInfo, shows_the_data_path_of_the_transport) {
+  Result r = softndk({"info", "--uri", "loopback", "--json"});
+  EXPECT_RUN(0, r);
+  EXPECT_EQ(0u, parse(r)["data_path"].get<std::string>().rfind("direct (one copy:", 0))
+      << r.out;
+  EXPECT_EQ("available", parse(r)["transports"]["shm"]) << r.out;
+  const std::string uri = "shm://cli-info-" + std::to_string(getpid());
+  r = softndk({"info", "--uri", uri, "--json"});
+  EXPECT_RUN(0, r);
+  const std::string path = parse(r)["data_path"].get<std::string>();
+  EXPECT_EQ(0u, path.rfind("ring (two copies: the sender into the connection's shared-memory "
+                           "ring, the receiver out of it",
+                           0))
+      << path;
+  EXPECT_TRUE(contains(path, "no cross-memory attach")) << path;
+  r = softndk({"info", "--uri", uri});
+  EXPECT_RUN(0, r);
+  EXPECT_TRUE(contains(r.out, "  data path                ring (two copies: ")) << r.out;
+}
+
 TEST(CliInfo, a_bad_uri_fails_with_the_status_named) {
   Result r = softndk({"info", "bogus://x"});
   EXPECT_RUN(1, r);
@@ -213,11 +152,11 @@ TEST(CliPing, notification_mode_and_pending_completions_work_too) {
 }
 
 TEST(CliPing, two_processes_over_loopback_is_a_usage_error_that_explains_why) {
-  Result r = softndk({"ping", "--server"});
+  Result r = softndk({"ping", "--server", "--uri", "loopback"});
   EXPECT_RUN(2, r);
   EXPECT_TRUE(contains(r.err, "in-process fabric")) << r.err;
   EXPECT_TRUE(contains(r.err, "--uri")) << r.err;
-  r = softndk({"ping", "127.0.0.1"});
+  r = softndk({"ping", "127.0.0.1", "--uri", "loopback"});
   EXPECT_RUN(2, r);
   EXPECT_TRUE(contains(r.err, "in-process fabric")) << r.err;
   r = softndk({"perf", "--server", "--uri", "loopback"});
@@ -402,6 +341,7 @@ TEST(CliPerf, plot_draws_a_chart_with_gnuplot) {
   std::string script = read_file(chart + ".gp");
   EXPECT_TRUE(contains(script, "bandwidth [MB/s]")) << script;
   EXPECT_TRUE(contains(script, "'reg p50'")) << script;
+  EXPECT_TRUE(contains(script, "set logscale x 2")) << script;  // 64 B does not sit on zero
   std::remove(chart.c_str());
   std::remove((chart + ".gp").c_str());
 }
@@ -460,79 +400,6 @@ TEST(CliPerf, runtime_failures_exit_1_naming_the_status) {
 
 // ---------------------------------------------------------------------------------------------
 // TCP, when this libsoftndk has it: in-process, and server + client as two processes
-
-bool tcp_available() {
-  static const bool available = [] {
-    Result r = softndk({"info", "--json"});
-    json doc = json::parse(r.out, nullptr, false);
-    return !doc.is_discarded() && doc["transports"]["tcp"] == "available";
-  }();
-  return available;
-}
-
-uint16_t free_tcp_port() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t length = sizeof a;
-  bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &length);
-  close(fd);
-  return ntohs(a.sin_port);
-}
-
-// `softndk perf --server` in the background until destroyed (SIGTERM: exit status 0).
-class ServerProcess {
- public:
-  ServerProcess(const std::string& uri, uint16_t port, const std::vector<std::string>& extra = {})
-      : out_(temp_path("server" + std::to_string(port))) {
-    std::vector<std::string> args{SOFTNDK_CLI_PATH, "perf", "--server", "--uri", uri,
-                                  "--port", std::to_string(port)};
-    args.insert(args.end(), extra.begin(), extra.end());
-    std::vector<char*> argv;
-    for (std::string& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, 1, out_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    posix_spawn_file_actions_adddup2(&actions, 1, 2);
-    posix_spawn(&pid_, argv[0], &actions, nullptr, argv.data(), environ);
-    posix_spawn_file_actions_destroy(&actions);
-    for (int i = 0; i < 200 && !contains(output(), "listening on"); ++i)
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  ~ServerProcess() { stop(); std::remove(out_.c_str()); }
-  bool listening() { return contains(output(), "listening on"); }
-  // Waits up to 10 s until the log has `part` `times` times (a session's last line comes after
-  // the client has left).
-  bool wait_for(const std::string& part, size_t times) {
-    for (int i = 0; i < 200; ++i) {
-      const std::string log = output();
-      size_t found = 0;
-      for (size_t at = log.find(part); at != std::string::npos; at = log.find(part, at + 1))
-        ++found;
-      if (found >= times) return true;
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    return false;
-  }
-  std::string output() { return read_file(out_); }
-  int stop() {
-    if (pid_ <= 0) return status_;
-    kill(pid_, SIGTERM);
-    int status = 0;
-    waitpid(pid_, &status, 0);
-    pid_ = 0;
-    status_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    return status_;
-  }
-
- private:
-  std::string out_;
-  pid_t pid_ = 0;
-  int status_ = -1;
-};
 
 TEST(CliTcp, in_process_ping_and_perf) {
   if (!tcp_available()) GTEST_SKIP() << "no tcp transport in this libsoftndk";

@@ -3,7 +3,12 @@
 // codec, the failure messages of connection setup and resource limits.
 #include <gtest/gtest.h>
 
+#include <cstdlib>
+#include <string>
+
 #include "errors.h"
+#include "measure.h"
+#include "ndk.h"
 #include "options.h"
 #include "protocol.h"
 #include "session.h"
@@ -45,32 +50,72 @@ TEST(Options, operation_lists) {
 }
 
 TEST(Options, an_in_process_fabric_keeps_both_ends_in_this_process) {
-  Placement p = place_ends("ping", "loopback", false, "", std::nullopt);
+  Placement p = place_ends("ping", "loopback", true, false, "", std::nullopt);
   EXPECT_TRUE(p.in_process);
   EXPECT_FALSE(p.server);
   try {
-    place_ends("ping", "loopback", true, "", std::nullopt);
+    place_ends("ping", "loopback", true, true, "", std::nullopt);
     FAIL() << "--server over loopback accepted";
   } catch (const UsageError& e) {
     EXPECT_NE(std::string::npos, std::string(e.what()).find("in-process fabric"));
   }
-  EXPECT_THROW(place_ends("perf", "loopback?addr=10.0.0.1", false, "10.0.0.1", std::nullopt),
+  EXPECT_THROW(place_ends("perf", "loopback?addr=10.0.0.1", true, false, "10.0.0.1", std::nullopt),
                UsageError);
 }
 
 TEST(Options, other_transports_place_server_and_client) {
-  Placement server = place_ends("perf", "tcp://127.0.0.1", true, "", std::nullopt);
+  Placement server = place_ends("perf", "tcp://127.0.0.1", true, true, "", std::nullopt);
   EXPECT_TRUE(server.server);
-  Placement client = place_ends("perf", "tcp://127.0.0.1", false, "127.0.0.1", std::nullopt);
+  Placement client = place_ends("perf", "tcp://127.0.0.1", true, false, "127.0.0.1", std::nullopt);
   EXPECT_FALSE(client.in_process);
   EXPECT_EQ("127.0.0.1:18515", client.peer.text());
-  client = place_ends("perf", "tcp://[::1]", false, "[::1]:7000", std::nullopt);
+  client = place_ends("perf", "tcp://[::1]", true, false, "[::1]:7000", std::nullopt);
   EXPECT_EQ("[::1]:7000", client.peer.text());
-  EXPECT_EQ("10.0.0.2:99", place_ends("perf", "tcp://10.0.0.1", false, "10.0.0.2", 99).peer.text());
-  EXPECT_THROW(place_ends("perf", "tcp://127.0.0.1", true, "127.0.0.1", std::nullopt), UsageError);
-  EXPECT_THROW(place_ends("perf", "tcp://127.0.0.1", false, "[::1]", std::nullopt), UsageError);
-  EXPECT_THROW(place_ends("perf", "tcp://127.0.0.1", false, "host.example", std::nullopt),
+  EXPECT_EQ("10.0.0.2:99", place_ends("perf", "tcp://10.0.0.1", true, false, "10.0.0.2", 99).peer.text());
+  EXPECT_THROW(place_ends("perf", "tcp://127.0.0.1", true, true, "127.0.0.1", std::nullopt), UsageError);
+  EXPECT_THROW(place_ends("perf", "tcp://127.0.0.1", true, false, "[::1]", std::nullopt), UsageError);
+  EXPECT_THROW(place_ends("perf", "tcp://127.0.0.1", true, false, "host.example", std::nullopt),
                UsageError);
+}
+
+TEST(Options, without_a_uri_two_processes_use_tcp_from_the_routed_source_address) {
+  Placement server = place_ends("perf", "loopback", false, true, "", std::nullopt);
+  EXPECT_TRUE(server.server);
+  EXPECT_EQ("tcp://0.0.0.0", server.uri);
+  Placement client = place_ends("perf", "loopback", false, false, "127.0.0.1:7000", std::nullopt);
+  EXPECT_FALSE(client.in_process);
+  EXPECT_EQ("tcp://127.0.0.1", client.uri);
+  EXPECT_EQ("127.0.0.1:7000", client.peer.text());
+  // A wildcard adapter URI keeps its options and gets the routed address.
+  client = place_ends("perf", "tcp://0.0.0.0?crc=0", true, false, "127.0.0.1", std::nullopt);
+  EXPECT_EQ("tcp://127.0.0.1?crc=0", client.uri);
+  // A URI with an address is kept as given; in one process nothing changes.
+  EXPECT_EQ("tcp://10.0.0.1",
+            place_ends("perf", "tcp://10.0.0.1", true, false, "10.0.0.2", std::nullopt).uri);
+  Placement local = place_ends("ping", "loopback", false, false, "", std::nullopt);
+  EXPECT_TRUE(local.in_process);
+  EXPECT_EQ("loopback", local.uri);
+}
+
+TEST(Address, host_names_resolve_and_the_source_address_is_routed) {
+  SocketAddress a;
+  EXPECT_EQ("", SocketAddress::resolve("localhost:5", 9, AF_INET, &a));
+  EXPECT_EQ("127.0.0.1:5", a.text());
+  EXPECT_NE("", SocketAddress::resolve("127.0.0.1", 9, AF_INET6, &a));
+  EXPECT_EQ("", SocketAddress::resolve("127.0.0.1", 9, AF_UNSPEC, &a));
+  EXPECT_EQ("127.0.0.1:9", a.text());
+  SocketAddress bad;
+  EXPECT_NE("", SocketAddress::resolve("localhost:99999", 9, AF_INET, &bad));
+  EXPECT_NE("", SocketAddress::resolve("a:b:c", 9, AF_UNSPEC, &bad));
+  std::optional<SocketAddress> source = source_address_for(a);  // 127.0.0.1:9
+  ASSERT_TRUE(source.has_value());
+  EXPECT_EQ(0, source->port());
+  source = source_address_for(a);
+  ASSERT_TRUE(source.has_value());
+  EXPECT_EQ("tcp://127.0.0.1", tcp_uri_of(*source));
+  SocketAddress v6;
+  ASSERT_TRUE(SocketAddress::parse("[fd00::1]:5", 0, &v6));
+  EXPECT_EQ("tcp://[fd00::1]", tcp_uri_of(v6));
 }
 
 TEST(Address, uris_and_their_local_address) {
@@ -310,6 +355,26 @@ TEST(Messages, limits_name_the_adapter_field) {
 TEST(Messages, statuses_are_named_with_their_code) {
   EXPECT_EQ("STATUS_CONNECTION_REFUSED (0xC0000236)", status_text(STATUS_CONNECTION_REFUSED));
   EXPECT_EQ("STATUS_0x12345678", status_text(0x12345678));
+}
+
+// SIGINT/SIGTERM: every test loop asks the clock for more, so the stop ends it even when no
+// wait ever runs out of completions (in a child: the stop is for the whole process).
+TEST(TestClockDeathTest, a_requested_stop_ends_the_test_loop) {
+  EXPECT_EXIT(
+      {
+        TestSpec spec;
+        spec.iterations = 1000;
+        const TestClock clock(spec);
+        if (!clock.more(0, Clock::now())) std::_Exit(1);
+        request_stop();
+        try {
+          clock.more(1, Clock::now());
+        } catch (const Error& e) {
+          std::_Exit(std::string(e.what()) == "interrupted" ? 3 : 2);
+        }
+        std::_Exit(0);
+      },
+      testing::ExitedWithCode(3), "");
 }
 
 }  // namespace

@@ -148,7 +148,7 @@ class RawSocket {
     }
   }
 
-  // --- MPA startup frames (RFC 5044 §7.1) ---
+  // --- MPA startup frames (RFC 5044 section 7.1) ---
   bool send_mpa(const softndk::wire::MpaFrame& frame) {
     std::byte buffer[softndk::wire::kMpaMaxFrameBytes];
     auto encoded = softndk::wire::encode_mpa_frame(frame, buffer);
@@ -170,7 +170,7 @@ class RawSocket {
     return decoded.value_;
   }
 
-  // --- FPDUs (RFC 5044 §4) ---
+  // --- FPDUs (RFC 5044 section 4) ---
   bool send_fpdu(const softndk::wire::UlpduHeader& header, std::span<const std::byte> payload,
                  bool crc, bool corrupt_crc = false) {
     std::byte head[2 + 18 + 52];
@@ -215,7 +215,7 @@ class RawSocket {
   int fd_ = -1;
 };
 
-// An MPA Request as softndk sends it (iwarp.md 5.1), for a peer that plays the initiator.
+// An MPA Request as softndk sends it (Rev 2, C|E, the IRD/ORD word), for a peer that plays the initiator.
 inline softndk::wire::MpaFrame request_frame(bool write_rtr, bool read_rtr, uint16_t ird,
                                              uint16_t ord, std::span<const std::byte> data) {
   softndk::wire::MpaFrame f;

@@ -1,4 +1,4 @@
-// One softndk session over tcp, for scripts/wireshark-check.sh to capture (iwarp.md 7.5):
+// One softndk session over tcp, for scripts/wireshark-check.sh to capture:
 // connection 1 (listener on <port>): connect with private data, Send, RDMA Write, RDMA Read,
 // Send with Invalidate, graceful disconnect; connection 2 (listener on <port>+1): an RDMA Write
 // to an STag the peer never issued provokes a DDP-layer Terminate. Public ABI only.
@@ -26,7 +26,7 @@ std::string uri() {
   return g_ip.find(':') != std::string::npos ? "tcp://[" + g_ip + "]" : "tcp://" + g_ip;
 }
 
-NDK_RESULT_EX next(Node& node) {
+NDK_RESULT_EX next(PdCqFixture& node) {
   NDK_RESULT_EX r{};
   EXPECT_TRUE(node.cq.next(&r));
   return r;
@@ -34,12 +34,12 @@ NDK_RESULT_EX next(Node& node) {
 
 TEST(Capture, session) {
   Incoming incoming;
-  Node a(uri()), p(uri());
+  PdCqFixture a(uri()), p(uri());
   ASSERT_TRUE(a.ok() && p.ok());
-  NDK_LISTENER* listener = make_listener(p, incoming);
+  NDK_LISTENER* listener = p.create_listener(incoming);
   ASSERT_NT(STATUS_SUCCESS, listen_on(listener, ip_addr(g_ip.c_str(), g_port)));
-  NDK_QP* aqp = a.qp();
-  NDK_QP* pqp = p.qp();
+  NDK_QP* aqp = a.create_qp();
+  NDK_QP* pqp = p.create_qp();
   Region pr(p.pd, 8192, kFlags), ar(a.pd, 8192, kFlags, 0x5C);
   ASSERT_NT(STATUS_SUCCESS, post_receive(pqp, pr, 0, 1024, (void*)1));
   ASSERT_NT(STATUS_SUCCESS, post_receive(pqp, pr, 1024, 1024, (void*)2));
@@ -57,7 +57,7 @@ TEST(Capture, session) {
 
   // A fast-registered region on the passive side, to be invalidated by the active side's
   // Send with Invalidate (base address 0: see the core bug noted in remote_access_test.cpp).
-  ndktest::mem::FastRegion fr(p.adapter(), p.pd, 2 * 4096, 0, 8192, 2, true);
+  ndktest::mem::FastRegion fr(p, p.pd, 2 * 4096, 0, 8192, 2, true);
   ASSERT_TRUE(fr.ok());
   ASSERT_NT(STATUS_SUCCESS,
             fr.post(pqp, (void*)3,
@@ -103,10 +103,10 @@ TEST(Capture, session) {
   EXPECT_TRUE(wait_until([&] { return pe.count.load() == 1; }));
 
   // Connection 2: a Write to an STag nobody issued -> Terminate DDP / tagged / invalid STag.
-  NDK_LISTENER* listener2 = make_listener(p, incoming);
+  NDK_LISTENER* listener2 = p.create_listener(incoming);
   ASSERT_NT(STATUS_SUCCESS, listen_on(listener2, ip_addr(g_ip.c_str(), g_port + 1)));
-  NDK_QP* aqp2 = a.qp();
-  NDK_QP* pqp2 = p.qp();
+  NDK_QP* aqp2 = a.create_qp();
+  NDK_QP* pqp2 = p.create_qp();
   DisconnectEvents pe2, ae2;
   HandshakeSpec spec2;
   spec2.active_events = &ae2;

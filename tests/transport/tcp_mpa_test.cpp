@@ -3,7 +3,10 @@
 // markers refused, CRC errors terminate, IRD/RTR mismatches, segmentation at MULPDU, CRC off.
 #include <gtest/gtest.h>
 
+#include <sys/socket.h>
+
 #include <atomic>
+#include <chrono>
 #include <cstring>
 #include <thread>
 #include <vector>
@@ -25,21 +28,36 @@ constexpr ULONG kRemoteFlags =
     NDK_MR_FLAG_ALLOW_LOCAL_WRITE | NDK_MR_FLAG_ALLOW_REMOTE_READ | NDK_MR_FLAG_ALLOW_REMOTE_WRITE |
     NDK_MR_FLAG_RDMA_READ_SINK;
 
+wire::UlpduHeader write_rtr();
+
 // softndk as the responder: a listening node the raw peer connects to.
 struct Responder {
   Incoming incoming;
-  Node node{kUri};
+  PdCqFixture node{kUri};
   NDK_QP* qp = nullptr;
   NDK_LISTENER* listener = nullptr;
   sockaddr_storage address{};
   void start() {
     ASSERT_TRUE(node.ok());
-    qp = node.qp();
+    qp = node.create_qp();
     ASSERT_NE(nullptr, qp);
-    listener = make_listener(node, incoming);
+    listener = node.create_listener(incoming);
     ASSERT_NE(nullptr, listener);
     ASSERT_NT(STATUS_SUCCESS, listen_on(listener, node.local()));
     address = listener_address(listener);
+  }
+  // The raw peer connects (CRC, Write RTR, IRD/ORD 4) and is accepted with `events`: after it
+  // the connection is established on both sides and the peer's next Send carries MSN 1.
+  void establish(RawSocket& peer, DisconnectEvents* events, Op& accept) {
+    peer = RawSocket::connect_to(address);
+    ASSERT_TRUE(peer.send_mpa(rawpeer::request_frame(true, true, 4, 4, {})));
+    NDK_CONNECTOR* in = incoming.next();
+    ASSERT_NE(nullptr, in);
+    start_accept(accept, in, qp, true, events);
+    std::vector<std::byte> storage;
+    ASSERT_TRUE(peer.read_mpa(wire::MpaFrameKind::Reply, &storage).has_value());
+    ASSERT_TRUE(peer.send_fpdu(write_rtr(), {}, true));
+    ASSERT_NT(STATUS_SUCCESS, accept.result());
   }
 };
 
@@ -78,7 +96,7 @@ TEST(TcpMpa, responder_waits_for_the_write_rtr_then_sends_and_receives) {
   ULONG length = sizeof data, inbound = 0, outbound = 0;
   ASSERT_NT(STATUS_SUCCESS,
             in->Dispatch->NdkGetConnectionData(in, &inbound, &outbound, data, &length));
-  EXPECT_EQ(252u, length);  // RDS: MaxCallerData of tcp (iwarp.md 5.3)
+  EXPECT_EQ(252u, length);  // RDS: MaxCallerData of tcp (256 with the IRD/ORD word)
   EXPECT_EQ(std::string("hello"), std::string(data, 5));
   EXPECT_EQ(4u, outbound);  // limited by the peer's IRD
 
@@ -95,7 +113,7 @@ TEST(TcpMpa, responder_waits_for_the_write_rtr_then_sends_and_receives) {
   EXPECT_TRUE(reply->enhanced_);
   EXPECT_EQ(2, reply->revision_);
   EXPECT_TRUE(reply->ird_ord_.peer_to_peer_);
-  EXPECT_TRUE(reply->ird_ord_.rtr_write_);  // Write preferred (iwarp.md 1.4 policy)
+  EXPECT_TRUE(reply->ird_ord_.rtr_write_);  // Write preferred (our RTR policy: Write > Read > Send)
   EXPECT_FALSE(reply->ird_ord_.rtr_read_);
   EXPECT_EQ(4, reply->ird_ord_.ird_);  // min(own 8, peer ORD 4)
   EXPECT_EQ(4, reply->ird_ord_.ord_);
@@ -114,7 +132,7 @@ TEST(TcpMpa, responder_waits_for_the_write_rtr_then_sends_and_receives) {
   ASSERT_TRUE(r.node.cq.next(&result));
   EXPECT_NT(STATUS_SUCCESS, result.Status);
   EXPECT_EQ(text.size(), result.BytesTransferred);
-  EXPECT_EQ(0, std::memcmp(rx.buffer.data(), text.data(), text.size()));
+  EXPECT_EQ(0, std::memcmp(rx.data(), text.data(), text.size()));
 
   // Our Send reaches the peer as one FPDU with a good CRC.
   Region tx(r.node.pd, 4096, kRemoteFlags, 0x77);
@@ -147,7 +165,7 @@ TEST(TcpMpa, responder_answers_a_read_rtr_and_counts_read_msns_after_it) {
   EXPECT_TRUE(reply->ird_ord_.rtr_read_);
   EXPECT_FALSE(reply->ird_ord_.rtr_write_);
   EXPECT_GE(reply->ird_ord_.ird_, 1);
-  // Read RTR: Read Request, MSN 1, size 0 (iwarp.md 8.6).
+  // Read RTR: Read Request, MSN 1, size 0 (RFC 6581 section 5).
   ASSERT_TRUE(peer.send_fpdu(read_request(1, 0xABCD, 0, 1, 0), {}, true));
   auto response = peer.read_fpdu();
   ASSERT_TRUE(response.has_value());
@@ -182,7 +200,7 @@ TEST(TcpMpa, reject_sends_r_bit_ird_ord_word_and_private_data_then_fin) {
   auto reply = peer.read_mpa(wire::MpaFrameKind::Reply, &storage);
   ASSERT_TRUE(reply.has_value());
   EXPECT_TRUE(reply->reject_);
-  EXPECT_TRUE(reply->enhanced_);  // the IRD/ORD word stays (iwarp.md 1.3)
+  EXPECT_TRUE(reply->enhanced_);  // the IRD/ORD word stays (enhanced mode, RFC 6581)
   EXPECT_EQ(why, string_of(reply->private_data_));
   EXPECT_TRUE(peer.closed_within(5000));
 }
@@ -200,7 +218,7 @@ TEST(TcpMpa, request_asking_for_markers_is_rejected_without_a_connect_event) {
   EXPECT_TRUE(reply->reject_);
   EXPECT_FALSE(reply->markers_);
   EXPECT_TRUE(peer.closed_within(5000));
-  EXPECT_EQ(nullptr, r.incoming.next(std::chrono::milliseconds(100)));
+  EXPECT_EQ(nullptr, r.incoming.next(ndkxx::Wait{std::chrono::milliseconds(100)}));
 }
 
 TEST(TcpMpa, bad_crc_is_answered_with_llp_crc_terminate_and_the_qp_flushes) {
@@ -208,17 +226,10 @@ TEST(TcpMpa, bad_crc_is_answered_with_llp_crc_terminate_and_the_qp_flushes) {
   ASSERT_NO_FATAL_FAILURE(r.start());
   Region rx(r.node.pd, 4096, kRemoteFlags);
   ASSERT_NT(STATUS_SUCCESS, post_receive(r.qp, rx, 0, 4096, (void*)0x1));
-  RawSocket peer = RawSocket::connect_to(r.address);
-  ASSERT_TRUE(peer.send_mpa(rawpeer::request_frame(true, true, 4, 4, {})));
-  NDK_CONNECTOR* in = r.incoming.next();
-  ASSERT_NE(nullptr, in);
+  RawSocket peer;
   DisconnectEvents events;
   Op accept;
-  start_accept(accept, in, r.qp, true, &events);
-  std::vector<std::byte> storage;
-  ASSERT_TRUE(peer.read_mpa(wire::MpaFrameKind::Reply, &storage).has_value());
-  ASSERT_TRUE(peer.send_fpdu(write_rtr(), {}, true));
-  ASSERT_NT(STATUS_SUCCESS, accept.result());
+  ASSERT_NO_FATAL_FAILURE(r.establish(peer, &events, accept));
   ASSERT_TRUE(peer.send_fpdu(send_header(1), bytes_of("corrupted"), true, /*corrupt_crc=*/true));
   auto terminate = peer.read_fpdu();
   ASSERT_TRUE(terminate.has_value());
@@ -227,7 +238,7 @@ TEST(TcpMpa, bad_crc_is_answered_with_llp_crc_terminate_and_the_qp_flushes) {
   EXPECT_EQ(2u, terminate->header.ddp_.qn_);
   EXPECT_EQ(1u, terminate->header.ddp_.msn_);
   const wire::TerminateMessage& t = terminate->header.terminate_;
-  EXPECT_EQ(2, t.reason_.layer_);  // LLP / MPA / CRC error (iwarp.md 4.1 row 1, 8.7)
+  EXPECT_EQ(2, t.reason_.layer_);  // LLP / MPA / CRC error (RFC 5040 section 7.2)
   EXPECT_EQ(0, t.reason_.type_);
   EXPECT_EQ(2, t.reason_.code_);
   EXPECT_FALSE(t.has_ddp_header_);
@@ -240,10 +251,47 @@ TEST(TcpMpa, bad_crc_is_answered_with_llp_crc_terminate_and_the_qp_flushes) {
   EXPECT_TRUE(wait_until([&] { return events.count.load() == 1; }));
 }
 
+// What the peer wrote before it reset the connection is still received (the kernel hands the
+// bytes out before the reset): the receive completes with the Send's bytes, then the QP flushes
+// the other receive and the consumer hears of the abort. Once with the consumer polling only
+// after the reset (the progress thread meets data and reset together), once polling at once
+// (the consumer's own receive meets them).
+void expect_last_words_before_the_reset(bool poll_at_once) {
+  Responder r;
+  ASSERT_NO_FATAL_FAILURE(r.start());
+  Region rx(r.node.pd, 4096, kRemoteFlags);
+  ASSERT_NT(STATUS_SUCCESS, post_receive(r.qp, rx, 0, 2048, (void*)0x1));
+  ASSERT_NT(STATUS_SUCCESS, post_receive(r.qp, rx, 2048, 2048, (void*)0x2));
+  RawSocket peer;
+  DisconnectEvents events;
+  Op accept;
+  ASSERT_NO_FATAL_FAILURE(r.establish(peer, &events, accept));
+  ASSERT_TRUE(peer.send_fpdu(send_header(1), bytes_of("last words"), true));
+  linger reset{1, 0};  // close() sends a reset instead of a FIN
+  ASSERT_EQ(0, setsockopt(peer.fd(), SOL_SOCKET, SO_LINGER, &reset, sizeof reset));
+  peer.close();
+  if (!poll_at_once) std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  NDK_RESULT_EX result{};
+  ASSERT_TRUE(r.node.cq.next(&result));
+  EXPECT_NT(STATUS_SUCCESS, result.Status);
+  EXPECT_EQ((void*)0x1, result.RequestContext);
+  EXPECT_EQ(10u, result.BytesTransferred);
+  EXPECT_EQ("last words", std::string(reinterpret_cast<const char*>(rx.data()), 10));
+  ASSERT_TRUE(r.node.cq.next(&result));
+  EXPECT_NE(STATUS_SUCCESS, result.Status);  // flushed by the abort
+  EXPECT_EQ((void*)0x2, result.RequestContext);
+  EXPECT_TRUE(wait_until([&] { return events.count.load() == 1; }));
+}
+
+TEST(TcpMpa, a_send_written_just_before_a_reset_is_still_received) {
+  expect_last_words_before_the_reset(false);
+  expect_last_words_before_the_reset(true);
+}
+
 // softndk as the initiator: a raw listener takes the Request.
 struct Initiator {
   explicit Initiator(const std::string& uri = kUri) : node(uri) {}
-  Node node;
+  PdCqFixture node;
   NDK_QP* qp = nullptr;
   NDK_CONNECTOR* connector = nullptr;
   RawSocket listener;
@@ -252,8 +300,8 @@ struct Initiator {
   RawSocket peer;
   void start(ULONG inbound = 8, ULONG outbound = 8, const std::string& data = "") {
     ASSERT_TRUE(node.ok());
-    qp = node.qp();
-    connector = node.connector();
+    qp = node.create_qp();
+    connector = node.create_connector();
     listener = RawSocket::listen_on("127.0.0.1", &address);
     ASSERT_TRUE(listener.valid());
     start_connect(connect, connector, qp, node.local(), address, inbound, outbound,
@@ -280,7 +328,7 @@ TEST(TcpMpa, initiator_request_then_read_rtr_and_read_msn_two) {
   std::vector<std::byte> storage;
   auto request = i.peer.read_mpa(wire::MpaFrameKind::Request, &storage);
   ASSERT_TRUE(request.has_value());
-  EXPECT_EQ(std::byte{0x50}, storage[16]);  // C|E (iwarp.md 0.1)
+  EXPECT_EQ(std::byte{0x50}, storage[16]);  // C|E (the MPA flags byte)
   EXPECT_EQ(2, request->revision_);
   EXPECT_TRUE(request->ird_ord_.peer_to_peer_);
   EXPECT_TRUE(request->ird_ord_.rtr_write_);
@@ -322,7 +370,7 @@ TEST(TcpMpa, initiator_request_then_read_rtr_and_read_msn_two) {
   auto read = i.peer.read_fpdu();
   ASSERT_TRUE(read.has_value());
   ASSERT_EQ(wire::RdmapOpcode::ReadRequest, read->header.ddp_.opcode_);
-  EXPECT_EQ(2u, read->header.ddp_.msn_);  // the RTR consumed MSN 1 (iwarp.md 1.4)
+  EXPECT_EQ(2u, read->header.ddp_.msn_);  // the RTR consumed MSN 1 (RFC 6581 section 5)
   EXPECT_EQ(32u, read->header.read_request_.read_bytes_);
   EXPECT_EQ(0xBEEFu, read->header.read_request_.source_stag_);
   EXPECT_EQ(0x1000u, read->header.read_request_.source_to_);
@@ -335,7 +383,7 @@ TEST(TcpMpa, initiator_request_then_read_rtr_and_read_msn_two) {
   ASSERT_TRUE(i.node.cq.next(&result));
   EXPECT_NT(STATUS_SUCCESS, result.Status);
   EXPECT_EQ(NdkOperationTypeRead, result.Type);
-  EXPECT_EQ(0x42, sink.buffer.data()[31]);
+  EXPECT_EQ(0x42, sink.data()[31]);
 }
 
 void expect_setup_terminate(Initiator& i, uint8_t code) {
@@ -358,7 +406,7 @@ TEST(TcpMpa, initiator_terminates_a_reply_without_crc) {
   auto reply = reply_frame(*request, true, false, 4, 4);
   reply.crc_ = false;
   ASSERT_TRUE(i.peer.send_mpa(reply));
-  expect_setup_terminate(i, 0x04);  // invalid MPA Reply (iwarp.md 4.4)
+  expect_setup_terminate(i, 0x04);  // invalid MPA Reply (RFC 6581 section 9)
 }
 
 TEST(TcpMpa, initiator_terminates_a_reply_whose_ord_exceeds_its_ird) {
@@ -368,7 +416,7 @@ TEST(TcpMpa, initiator_terminates_a_reply_whose_ord_exceeds_its_ird) {
   auto request = i.peer.read_mpa(wire::MpaFrameKind::Request, &storage);
   ASSERT_TRUE(request.has_value());
   ASSERT_TRUE(i.peer.send_mpa(reply_frame(*request, true, false, 2, 9)));
-  expect_setup_terminate(i, 0x06);  // insufficient IRD resources (RFC 6581 §9)
+  expect_setup_terminate(i, 0x06);  // insufficient IRD resources (RFC 6581 section 9)
 }
 
 TEST(TcpMpa, initiator_terminates_a_reply_without_an_offered_rtr) {
@@ -423,20 +471,19 @@ void establish_write_rtr(Initiator& i, bool crc) {
   if (crc) {
     EXPECT_TRUE(rtr->crc_matches);
   } else {
-    EXPECT_EQ(0u, rtr->crc_field);  // the field is present, zero (iwarp.md 1.6)
+    EXPECT_EQ(0u, rtr->crc_field);  // the field is present, zero (no CRC negotiated)
   }
 }
 
-TEST(TcpMpa, messages_are_cut_into_fpdus_of_at_most_mulpdu) {
-  Initiator i("tcp://127.0.0.1?mss=600");
+// Sends 20000 bytes from an initiator opened with `uri` and checks, at the raw peer, that every
+// FPDU's ULPDU fits the MULPDU of `emss` and that the message arrives whole and in order.
+void expect_fpdus_of_at_most_mulpdu(const char* uri, size_t emss) {
+  Initiator i(uri);
   ASSERT_NO_FATAL_FAILURE(i.start());
   ASSERT_NO_FATAL_FAILURE(establish_write_rtr(i, true));
-  int mss = 0;
-  socklen_t len = sizeof mss;
-  ASSERT_EQ(0, getsockopt(i.peer.fd(), IPPROTO_TCP, TCP_MAXSEG, &mss, &len));
   const size_t total = 20000;
   Region tx(i.node.pd, total, kRemoteFlags);
-  for (size_t k = 0; k < total; ++k) tx.buffer.data()[k] = static_cast<unsigned char>(k * 7);
+  for (size_t k = 0; k < total; ++k) tx.data()[k] = static_cast<unsigned char>(k * 7);
   ASSERT_NT(STATUS_SUCCESS, post_send(i.qp, tx, 0, total, (void*)0x5));
   size_t received = 0;
   int fpdus = 0;
@@ -445,8 +492,8 @@ TEST(TcpMpa, messages_are_cut_into_fpdus_of_at_most_mulpdu) {
     ASSERT_TRUE(f.has_value());
     ++fpdus;
     EXPECT_TRUE(f->crc_matches);
-    // MULPDU = EMSS - 6 - (EMSS mod 4), EMSS <= the clamped MSS (RFC 5044 §5.2, iwarp.md 1.9).
-    EXPECT_LE(f->ulpdu_bytes, wire::mulpdu_for_emss(600));
+    // MULPDU = EMSS - 6 - (EMSS mod 4), EMSS <= the clamped MSS (RFC 5044 section 5.2).
+    EXPECT_LE(f->ulpdu_bytes, wire::mulpdu_for_emss(emss));
     EXPECT_EQ(wire::RdmapOpcode::Send, f->header.ddp_.opcode_);
     EXPECT_EQ(1u, f->header.ddp_.msn_);
     EXPECT_EQ(received, f->header.ddp_.mo_);  // contiguous MO
@@ -455,10 +502,21 @@ TEST(TcpMpa, messages_are_cut_into_fpdus_of_at_most_mulpdu) {
       ASSERT_EQ(static_cast<std::byte>((received + k) * 7), f->payload[k]);
     received += f->payload.size();
   }
-  EXPECT_GE(fpdus, static_cast<int>(total / 600));
+  EXPECT_GE(fpdus, static_cast<int>(total / emss));
   NDK_RESULT_EX result{};
   ASSERT_TRUE(i.node.cq.next(&result));
   EXPECT_NT(STATUS_SUCCESS, result.Status);
+}
+
+TEST(TcpMpa, messages_are_cut_into_fpdus_of_at_most_mulpdu) {
+  expect_fpdus_of_at_most_mulpdu("tcp://127.0.0.1?mss=600", 600);
+}
+
+// max_fpdu= caps the FPDU size below the connection's MSS (loopback's is about 64 KiB);
+// fpdu_eor=1 (MSG_EOR after each FPDU) changes segmenting only, never the bytes.
+TEST(TcpMpa, max_fpdu_caps_fpdus_below_the_mss_with_and_without_eor) {
+  expect_fpdus_of_at_most_mulpdu("tcp://127.0.0.1?max_fpdu=600", 600);
+  expect_fpdus_of_at_most_mulpdu("tcp://127.0.0.1?max_fpdu=1460&fpdu_eor=1", 1460);
 }
 
 TEST(TcpMpa, crc_off_policy_requests_no_crc_and_sends_zero_crc_fields) {
@@ -478,22 +536,37 @@ TEST(TcpMpa, crc_off_policy_requests_no_crc_and_sends_zero_crc_fields) {
   EXPECT_FALSE(i.peer.closed_within(200));
 }
 
+// Two nodes (a listening pair) with a QP each; connect() establishes.
+// Regions of a test are declared after it (closed before the nodes).
+struct TwoNodes : ConnectedPairFixture {
+  explicit TwoNodes(const char* uri) : ConnectedPairFixture(uri, uri) {}
+  TwoNodes(const char* active_uri, const char* passive_uri)
+      : ConnectedPairFixture(active_uri, passive_uri) {}
+  void start() {  // fatal failures inside: call through ASSERT_NO_FATAL_FAILURE
+    ASSERT_NO_FATAL_FAILURE(listen());
+    aqp = active.create_qp();
+    pqp = passive.create_qp();
+  }
+  void connect() {
+    ASSERT_NO_FATAL_FAILURE(
+        establish(active, aqp, passive, pqp, incoming, destination, HandshakeSpec{}, &e));
+  }
+  NDK_QP* aqp = nullptr;
+  NDK_QP* pqp = nullptr;
+  Established e;
+};
+
 TEST(TcpMpa, rev1_initiator_without_rtr_holds_the_responder_until_its_first_fpdu) {
   // MPA Rev 1 (RFC 5044): no IRD/ORD word and no RTR. The responder's accept completes after
-  // the Reply, but its FPDUs wait for the initiator's first one (RFC 5044 §7.1.3).
-  Incoming incoming;
-  Node a("tcp://127.0.0.1?mpa_rev=1"), p(kUri);
-  ASSERT_TRUE(a.ok() && p.ok());
-  NDK_LISTENER* listener = make_listener(p, incoming);
-  ASSERT_NT(STATUS_SUCCESS, listen_on(listener, p.local()));
-  NDK_QP* aqp = a.qp();
-  NDK_QP* pqp = p.qp();
+  // the Reply, but its FPDUs wait for the initiator's first one (RFC 5044 section 7.1.3).
+  TwoNodes n("tcp://127.0.0.1?mpa_rev=1", kUri);
+  ASSERT_NO_FATAL_FAILURE(n.start());
+  PdCqFixture &a = n.active, &p = n.passive;
+  NDK_QP *aqp = n.aqp, *pqp = n.pqp;
   Region ar(a.pd, 4096, kRemoteFlags), pr(p.pd, 4096, kRemoteFlags, 0x21);
   ASSERT_NT(STATUS_SUCCESS, post_receive(aqp, ar, 0, 1024, (void*)1));
   ASSERT_NT(STATUS_SUCCESS, post_receive(pqp, pr, 2048, 1024, (void*)2));
-  Established e;
-  ASSERT_NO_FATAL_FAILURE(
-      establish(a, aqp, p, pqp, incoming, listener_address(listener), HandshakeSpec{}, &e));
+  ASSERT_NO_FATAL_FAILURE(n.connect());
   // The responder sends first: held (completes locally or not, but nothing arrives).
   ASSERT_NT(STATUS_SUCCESS, post_send(pqp, pr, 0, 10, (void*)3));
   NDK_RESULT_EX r{};
@@ -504,20 +577,38 @@ TEST(TcpMpa, rev1_initiator_without_rtr_holds_the_responder_until_its_first_fpdu
   ASSERT_TRUE(p.cq.collect(&at_p, 2));
   for (const auto& c : at_a) EXPECT_NT(STATUS_SUCCESS, c.Status);
   for (const auto& c : at_p) EXPECT_NT(STATUS_SUCCESS, c.Status);
-  EXPECT_EQ(0x21, ar.buffer.data()[0]);
+  EXPECT_EQ(0x21, ar.data()[0]);
+}
+
+// An adapter opened on the wildcard address has every address of the host: it listens on
+// 0.0.0.0 and a client reaches it through 127.0.0.1; data moves.
+TEST(TcpMpa, a_wildcard_adapter_listens_on_every_address) {
+  TwoNodes n(kUri, "tcp://0.0.0.0");
+  ASSERT_NO_FATAL_FAILURE(n.start());
+  EXPECT_EQ("0.0.0.0", ndkxx::ip_of(n.destination));
+  const uint16_t port = ndkxx::port_of(n.destination);
+  ASSERT_NE(0, port);
+  n.destination = ndkxx::ip_address("127.0.0.1", port);
+  PdCqFixture &a = n.active, &p = n.passive;
+  Region ar(a.pd, 4096, kRemoteFlags, 0x31), pr(p.pd, 4096, kRemoteFlags);
+  ASSERT_NT(STATUS_SUCCESS, post_receive(n.pqp, pr, 0, 1024, (void*)1));
+  ASSERT_NO_FATAL_FAILURE(n.connect());
+  ASSERT_NT(STATUS_SUCCESS, post_send(n.aqp, ar, 0, 100, (void*)2));
+  NDK_RESULT_EX r{};
+  ASSERT_TRUE(p.cq.next(&r));
+  EXPECT_NT(STATUS_SUCCESS, r.Status);
+  EXPECT_EQ(100u, r.BytesTransferred);
+  EXPECT_EQ(0x31, pr.data()[0]);
+  ASSERT_TRUE(a.cq.next(&r));
+  EXPECT_NT(STATUS_SUCCESS, r.Status);
 }
 
 TEST(TcpMpa, polling_mode_moves_data) {
-  Incoming incoming;
-  Node a("tcp://127.0.0.1?poll=1"), p("tcp://127.0.0.1?poll=1");
-  ASSERT_TRUE(a.ok() && p.ok());
-  NDK_LISTENER* listener = make_listener(p, incoming);
-  ASSERT_NT(STATUS_SUCCESS, listen_on(listener, p.local()));
-  NDK_QP* aqp = a.qp();
-  NDK_QP* pqp = p.qp();
-  Established e;
-  ASSERT_NO_FATAL_FAILURE(
-      establish(a, aqp, p, pqp, incoming, listener_address(listener), HandshakeSpec{}, &e));
+  TwoNodes n("tcp://127.0.0.1?poll=1");
+  ASSERT_NO_FATAL_FAILURE(n.start());
+  PdCqFixture &a = n.active, &p = n.passive;
+  NDK_QP* aqp = n.aqp;
+  ASSERT_NO_FATAL_FAILURE(n.connect());
   Region ar(a.pd, 1 << 20, kRemoteFlags, 0x44), pr(p.pd, 1 << 20, kRemoteFlags);
   for (int round = 0; round < 20; ++round) {
     NDK_SGE sge = ar.sge(0, 1 << 20);
@@ -528,37 +619,14 @@ TEST(TcpMpa, polling_mode_moves_data) {
     ASSERT_NT(STATUS_SUCCESS, r.Status);
   }
   NDK_SGE back = ar.sge(0, 1 << 20);
-  std::memset(ar.buffer.data(), 0, 1 << 20);
+  std::memset(ar.data(), 0, 1 << 20);
   ASSERT_NT(STATUS_SUCCESS,
             aqp->Dispatch->NdkRead(aqp, (void*)6, &back, 1, pr.address(), pr.remote_token(), 0));
   NDK_RESULT_EX r{};
   ASSERT_TRUE(a.cq.next(&r));
   ASSERT_NT(STATUS_SUCCESS, r.Status);
-  EXPECT_EQ(0x44, ar.buffer.data()[(1 << 20) - 1]);
+  EXPECT_EQ(0x44, ar.data()[(1 << 20) - 1]);
 }
-
-// Two nodes on `uri` with a QP each and a listener on the passive one `p`; connect() establishes.
-// Regions of a test are declared after it (closed before the nodes).
-struct TwoNodes {
-  explicit TwoNodes(const char* uri) : a(uri), p(uri) {}
-  void start() {  // fatal failures inside: call through ASSERT_NO_FATAL_FAILURE
-    ASSERT_TRUE(a.ok() && p.ok());
-    listener = make_listener(p, incoming);
-    ASSERT_NT(STATUS_SUCCESS, listen_on(listener, p.local()));
-    aqp = a.qp();
-    pqp = p.qp();
-  }
-  void connect() {
-    ASSERT_NO_FATAL_FAILURE(establish(a, aqp, p, pqp, incoming, listener_address(listener),
-                                      HandshakeSpec{}, &e));
-  }
-  Incoming incoming;
-  Node a, p;
-  NDK_LISTENER* listener = nullptr;
-  NDK_QP* aqp = nullptr;
-  NDK_QP* pqp = nullptr;
-  Established e;
-};
 
 // consumer_rx=1 (the default) lets a consumer polling an empty CQ receive its connections'
 // FPDUs on its own thread; consumer_rx=0 leaves every receive to the progress thread. Both must
@@ -568,7 +636,7 @@ TEST(TcpMpa, consumer_receive_on_and_off_move_the_same_data) {
     SCOPED_TRACE(uri);
     TwoNodes n(uri);
     ASSERT_NO_FATAL_FAILURE(n.start());
-    Node &a = n.a, &p = n.p;
+    PdCqFixture &a = n.active, &p = n.passive;
     NDK_QP *aqp = n.aqp, *pqp = n.pqp;
     Region ar(a.pd, kRegionBytes, kRemoteFlags), pr(p.pd, kRegionBytes, kRemoteFlags);
     ASSERT_NO_FATAL_FAILURE(n.connect());
@@ -578,7 +646,7 @@ TEST(TcpMpa, consumer_receive_on_and_off_move_the_same_data) {
       const ULONG bytes = 1 + round * 257;
       ASSERT_NT(STATUS_SUCCESS, post_receive(pqp, pr, 0, kRegionBytes / 2, (void*)1));
       for (ULONG i = 0; i < bytes; ++i)
-        ar.buffer.data()[kRegionBytes / 2 + i] = static_cast<unsigned char>(round * 7 + i);
+        ar.data()[kRegionBytes / 2 + i] = static_cast<unsigned char>(round * 7 + i);
       ASSERT_NT(STATUS_SUCCESS, post_send(aqp, ar, kRegionBytes / 2, bytes, (void*)2));
       NDK_RESULT_EX r{};
       ASSERT_TRUE(a.cq.next(&r));
@@ -588,11 +656,11 @@ TEST(TcpMpa, consumer_receive_on_and_off_move_the_same_data) {
       ASSERT_NT(STATUS_SUCCESS, r.Status);
       EXPECT_EQ((void*)1, r.RequestContext);
       ASSERT_EQ(bytes, r.BytesTransferred);
-      ASSERT_EQ(0, std::memcmp(pr.buffer.data(), ar.buffer.data() + kRegionBytes / 2, bytes))
+      ASSERT_EQ(0, std::memcmp(pr.data(), ar.data() + kRegionBytes / 2, bytes))
           << "round " << round;
     }
     // A write then a read back of what it wrote (the read response follows the write).
-    std::memset(ar.buffer.data(), 0x5A, 4096);
+    std::memset(ar.data(), 0x5A, 4096);
     NDK_SGE out = ar.sge(0, 4096);
     ASSERT_NT(STATUS_SUCCESS, aqp->Dispatch->NdkWrite(aqp, (void*)3, &out, 1, pr.address(8192),
                                                       pr.remote_token(), 0));
@@ -602,7 +670,7 @@ TEST(TcpMpa, consumer_receive_on_and_off_move_the_same_data) {
     std::vector<NDK_RESULT_EX> done;
     ASSERT_TRUE(a.cq.collect(&done, 2));
     for (const auto& c : done) EXPECT_NT(STATUS_SUCCESS, c.Status);
-    EXPECT_EQ(0, std::memcmp(ar.buffer.data(), ar.buffer.data() + 16384, 4096));
+    EXPECT_EQ(0, std::memcmp(ar.data(), ar.data() + 16384, 4096));
   }
 }
 
@@ -614,7 +682,7 @@ TEST(TcpMpa, a_queue_pair_closes_while_another_thread_polls_its_cq) {
     SCOPED_TRACE(attempt);
     TwoNodes n(kUri);
     ASSERT_NO_FATAL_FAILURE(n.start());
-    Node &a = n.a, &p = n.p;
+    PdCqFixture &a = n.active, &p = n.passive;
     NDK_QP *aqp = n.aqp, *pqp = n.pqp;
     Established& e = n.e;
     Region ar(a.pd, kRegionBytes, kRemoteFlags), pr(p.pd, kRegionBytes, kRemoteFlags);
@@ -665,7 +733,7 @@ TEST(TcpMpa, a_queue_pair_closes_while_another_thread_polls_its_cq) {
 TEST(TcpMpa, the_progress_thread_takes_over_when_the_consumer_stops_polling) {
   TwoNodes n(kUri);
   ASSERT_NO_FATAL_FAILURE(n.start());
-  Node &a = n.a, &p = n.p;
+  PdCqFixture &a = n.active, &p = n.passive;
   NDK_QP *aqp = n.aqp, *pqp = n.pqp;
   Region ar(a.pd, kRegionBytes, kRemoteFlags), pr(p.pd, kRegionBytes, kRemoteFlags, 0x3C);
   ASSERT_NO_FATAL_FAILURE(n.connect());
@@ -685,14 +753,14 @@ TEST(TcpMpa, the_progress_thread_takes_over_when_the_consumer_stops_polling) {
   NDK_RESULT_EX r{};
   ASSERT_TRUE(a.cq.next(&r)) << "the Read was not answered once p stopped polling";
   ASSERT_NT(STATUS_SUCCESS, r.Status);
-  EXPECT_EQ(0x3C, ar.buffer.data()[4095]);
+  EXPECT_EQ(0x3C, ar.data()[4095]);
   // 2. p polls hard again, then arms its CQ and waits: a's send must produce the notification.
   ASSERT_NT(STATUS_SUCCESS, post_receive(pqp, pr, 8192, 1024, (void*)2));
   poll_hard(std::chrono::milliseconds(30));
-  int before = p.cq.notifications.load();
-  p.cq.cq->Dispatch->NdkArmCq(p.cq.cq, NDK_CQ_NOTIFY_ANY);
+  uint64_t before = p.cq.notification_count();
+  p.cq.arm(NDK_CQ_NOTIFY_ANY);
   ASSERT_NT(STATUS_SUCCESS, post_send(aqp, ar, 0, 100, (void*)3));
-  EXPECT_TRUE(wait_until([&] { return p.cq.notifications.load() > before; }))
+  EXPECT_TRUE(wait_until([&] { return p.cq.notification_count() > before; }))
       << "no notification for a receive that arrived after the arm";
   ASSERT_TRUE(p.cq.next(&r));
   ASSERT_NT(STATUS_SUCCESS, r.Status);
@@ -704,9 +772,13 @@ TEST(TcpMpa, uri_options_are_validated) {
   EXPECT_NT(STATUS_INVALID_PARAMETER, SoftNdkOpenAdapter("tcp://127.0.0.1?crc=2", &a));
   EXPECT_NT(STATUS_INVALID_PARAMETER, SoftNdkOpenAdapter("tcp://127.0.0.1?mpa_rev=3", &a));
   EXPECT_NT(STATUS_INVALID_PARAMETER, SoftNdkOpenAdapter("tcp://127.0.0.1?mss=10", &a));
+  EXPECT_NT(STATUS_INVALID_PARAMETER, SoftNdkOpenAdapter("tcp://127.0.0.1?max_fpdu=10", &a));
+  EXPECT_NT(STATUS_INVALID_PARAMETER, SoftNdkOpenAdapter("tcp://127.0.0.1?fpdu_eor=2", &a));
   EXPECT_NT(STATUS_INVALID_PARAMETER, SoftNdkOpenAdapter("tcp://127.0.0.1?consumer_rx=2", &a));
-  EXPECT_NT(STATUS_INVALID_PARAMETER, SoftNdkOpenAdapter("tcp://0.0.0.0", &a));
+  EXPECT_NT(STATUS_INVALID_PARAMETER, SoftNdkOpenAdapter("tcp://0.0.0.0:5", &a));
   EXPECT_NT(STATUS_INVALID_PARAMETER, SoftNdkOpenAdapter("tcp://nonsense", &a));
+  // An address of another host (TEST-NET-1, RFC 5737) is refused at open.
+  EXPECT_NT(STATUS_INVALID_ADDRESS, SoftNdkOpenAdapter("tcp://192.0.2.1", &a));
   ASSERT_NT(STATUS_SUCCESS, SoftNdkOpenAdapter("tcp://[::1]?poll=1&crc=0&mpa_rev=1", &a));
   NDK_ADAPTER_INFO info{};
   ULONG size = sizeof info;

@@ -1,11 +1,14 @@
 // Implementation of address.h.
 #include "address.h"
 
-#include <arpa/inet.h>
+#include <netdb.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
+
+#include "ndkxx/address.h"
 
 namespace softndk::cli {
 
@@ -84,33 +87,93 @@ bool SocketAddress::parse(const std::string& text, uint16_t default_port, Socket
     if (close + 1 < text.size()) {
       if (text[close + 1] != ':') return false;
       port = text.substr(close + 2);
+      if (port.empty()) return false;  // "[::1]:"
     }
   } else if (std::count(text.begin(), text.end(), ':') == 1) {
     size_t colon = text.find(':');
     host = text.substr(0, colon);
     port = text.substr(colon + 1);
+    if (port.empty()) return false;  // "1.2.3.4:"
   }
   uint16_t port_value = default_port;
-  if (!port.empty() || (text.size() > 0 && text.back() == ':')) {
+  if (!port.empty()) {
     char* end = nullptr;
     unsigned long v = std::strtoul(port.c_str(), &end, 10);
     if (port.empty() || *end != '\0' || v > 65535) return false;
     port_value = static_cast<uint16_t>(v);
   }
   SocketAddress result;
-  auto* v4 = reinterpret_cast<sockaddr_in*>(&result.storage_);
-  auto* v6 = reinterpret_cast<sockaddr_in6*>(&result.storage_);
-  if (inet_pton(AF_INET, host.c_str(), &v4->sin_addr) == 1) {
-    v4->sin_family = AF_INET;
-    v4->sin_port = htons(port_value);
-  } else if (inet_pton(AF_INET6, host.c_str(), &v6->sin6_addr) == 1) {
-    v6->sin6_family = AF_INET6;
-    v6->sin6_port = htons(port_value);
-  } else {
-    return false;
-  }
+  result.storage_ = ndkxx::ip_address(host, port_value);
+  if (result.family() == AF_UNSPEC) return false;
   *out = result;
   return true;
+}
+
+std::string SocketAddress::resolve(const std::string& text, uint16_t default_port, int family,
+                                   SocketAddress* out) {
+  if (parse(text, default_port, out)) {
+    if (family != AF_UNSPEC && out->family() != family)
+      return "\"" + text + "\" is not an " + (family == AF_INET6 ? "IPv6" : "IPv4") + " address";
+    return "";
+  }
+  // A host name: "NAME" or "NAME:PORT" (IPv6 literals are parse()'s).
+  std::string host = text;
+  std::string port;
+  const size_t colon = text.find(':');
+  if (colon != std::string::npos) {
+    if (text.find(':', colon + 1) != std::string::npos) return "bad address \"" + text + "\"";
+    host = text.substr(0, colon);
+    port = text.substr(colon + 1);
+  }
+  uint16_t port_value = default_port;
+  if (colon != std::string::npos) {
+    char* end = nullptr;
+    const unsigned long v = std::strtoul(port.c_str(), &end, 10);
+    if (port.empty() || *end != '\0' || v > 65535) return "bad port in \"" + text + "\"";
+    port_value = static_cast<uint16_t>(v);
+  }
+  if (host.empty()) return "bad address \"" + text + "\"";
+  addrinfo hints{};
+  hints.ai_family = family;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* list = nullptr;
+  const int error = getaddrinfo(host.c_str(), nullptr, &hints, &list);
+  if (error != 0)
+    return "cannot resolve host \"" + host + "\": " + gai_strerror(error);
+  const addrinfo* chosen = nullptr;
+  for (const addrinfo* a = list; a != nullptr; a = a->ai_next) {
+    if (a->ai_family != AF_INET && a->ai_family != AF_INET6) continue;
+    if (chosen == nullptr || (chosen->ai_family == AF_INET6 && a->ai_family == AF_INET)) chosen = a;
+  }
+  if (chosen != nullptr) {
+    *out = from(chosen->ai_addr, static_cast<ULONG>(chosen->ai_addrlen));
+    out->set_port(port_value);
+  }
+  freeaddrinfo(list);
+  if (chosen == nullptr) return "host \"" + host + "\" has no IP address";
+  return "";
+}
+
+std::optional<SocketAddress> source_address_for(const SocketAddress& destination) {
+  const int fd = ::socket(destination.family(), SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return std::nullopt;
+  SocketAddress probe = destination;
+  if (probe.port() == 0) probe.set_port(kDefaultPort);
+  std::optional<SocketAddress> source;
+  sockaddr_storage local{};
+  socklen_t length = sizeof local;
+  if (::connect(fd, probe.get(), probe.length()) == 0 &&
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&local), &length) == 0) {
+    source = SocketAddress::from(reinterpret_cast<sockaddr*>(&local), length);
+    source->set_port(0);
+  }
+  ::close(fd);
+  return source;
+}
+
+std::string tcp_uri_of(const SocketAddress& address) {
+  const std::string text = address.text();  // "IP:PORT" or "[IP]:PORT"
+  return "tcp://" + text.substr(0, text.rfind(':'));
 }
 
 SocketAddress SocketAddress::from(const sockaddr* address, ULONG length) {
@@ -119,32 +182,17 @@ SocketAddress SocketAddress::from(const sockaddr* address, ULONG length) {
   return result;
 }
 
-ULONG SocketAddress::length() const {
-  return family() == AF_INET6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in);
-}
+ULONG SocketAddress::length() const { return ndkxx::address_length(storage_); }
 
-uint16_t SocketAddress::port() const {
-  if (family() == AF_INET6) return ntohs(reinterpret_cast<const sockaddr_in6*>(&storage_)->sin6_port);
-  return ntohs(reinterpret_cast<const sockaddr_in*>(&storage_)->sin_port);
-}
+uint16_t SocketAddress::port() const { return ndkxx::port_of(storage_); }
 
-void SocketAddress::set_port(uint16_t port) {
-  if (family() == AF_INET6) {
-    reinterpret_cast<sockaddr_in6*>(&storage_)->sin6_port = htons(port);
-  } else {
-    reinterpret_cast<sockaddr_in*>(&storage_)->sin_port = htons(port);
-  }
-}
+void SocketAddress::set_port(uint16_t port) { storage_ = ndkxx::with_port(storage_, port); }
 
 std::string SocketAddress::text() const {
-  char host[INET6_ADDRSTRLEN] = "?";
-  if (family() == AF_INET6) {
-    inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(&storage_)->sin6_addr, host,
-              sizeof host);
-    return "[" + std::string(host) + "]:" + std::to_string(port());
-  }
-  inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(&storage_)->sin_addr, host, sizeof host);
-  return std::string(host) + ":" + std::to_string(port());
+  if (family() == AF_INET6) return "[" + ndkxx::ip_of(storage_) + "]:" + std::to_string(port());
+  sockaddr_storage v4 = storage_;
+  v4.ss_family = AF_INET;
+  return ndkxx::ip_of(v4) + ":" + std::to_string(port());
 }
 
 }  // namespace softndk::cli

@@ -48,7 +48,13 @@ class SocketAddress {
   // "1.2.3.4", "1.2.3.4:5", "::1", "[::1]", "[::1]:5"; `default_port` when no port is given.
   static bool parse(const std::string& text, uint16_t default_port, SocketAddress* out);
   static SocketAddress from(const sockaddr* address, ULONG length);
+  // As parse(), and also "NAME[:PORT]" for a host name (getaddrinfo): its IPv4 address when it
+  // has one, else its IPv6 address; `family` (AF_INET, AF_INET6) asks for that family only.
+  // "" on success, else why not ("cannot resolve host \"x\": Name or service not known").
+  static std::string resolve(const std::string& text, uint16_t default_port, int family,
+                             SocketAddress* out);
 
+  const sockaddr_storage& storage() const { return storage_; }
   sockaddr* get() { return reinterpret_cast<sockaddr*>(&storage_); }
   const sockaddr* get() const { return reinterpret_cast<const sockaddr*>(&storage_); }
   ULONG length() const;
@@ -61,5 +67,13 @@ class SocketAddress {
  private:
   sockaddr_storage storage_{};
 };
+
+// The address of this host the kernel's routing uses to reach `destination` (a UDP socket
+// connected to it: no packet is sent), as ndpingpong and perftest pick their source address.
+// Nothing when there is no route.
+std::optional<SocketAddress> source_address_for(const SocketAddress& destination);
+
+// "tcp://IP" for an IPv4 address, "tcp://[IP]" for an IPv6 one.
+std::string tcp_uri_of(const SocketAddress& address);
 
 }  // namespace softndk::cli

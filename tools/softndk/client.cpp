@@ -79,15 +79,18 @@ void Client::begin_test(const TestParams& params) {
   begin.test = params;
   session_->send_control(begin);
   session_->expect_control(MessageType::TestReady);
+  cpu_at_begin_ = CpuSample::now();
 }
 
 uint64_t Client::end_test(uint64_t messages_sent) {
+  const CpuUse client_cpu = CpuUse::between(cpu_at_begin_, CpuSample::now());
   ControlMessage end;
   end.type = MessageType::TestEnd;
   end.count = messages_sent;
   session_->send_control(end);
   const ControlMessage done = session_->expect_control(MessageType::TestDone);
-  server_wait_ = {(done.flags & kFlagServerNotified) != 0, done.notifications};
+  server_wait_ = {(done.flags & kFlagServerNotified) != 0, done.notifications, client_cpu,
+                  CpuUse{done.cpu_us, done.wall_us}};
   return done.count;
 }
 

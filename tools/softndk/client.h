@@ -10,6 +10,7 @@
 #include <string>
 
 #include "address.h"
+#include "cpu.h"
 #include "ndk.h"
 #include "protocol.h"
 #include "session.h"
@@ -35,10 +36,13 @@ struct PeerBuffer {
   CrcRequest crc = CrcRequest::NotApplicable;  // what the server's adapter asks of MPA CRC
 };
 
-// How the server waited for its completions during the last test (from its TestDone).
+// How the server waited for its completions during the last test (from its TestDone), and the
+// CPU use of both processes during it.
 struct ServerWait {
   bool notifications = false;  // CQ notifications (else polling)
   uint64_t notification_count = 0;
+  CpuUse client_cpu;  // from TestReady to TestEnd
+  CpuUse server_cpu;  // from TestBegin to TestDone, as the server measured it
 };
 
 class Client {
@@ -84,6 +88,7 @@ class Client {
   uint32_t server_receives_ = 0;
   uint32_t credit_batch_ = 1;
   ServerWait server_wait_;
+  CpuSample cpu_at_begin_;
 };
 
 }  // namespace softndk::cli

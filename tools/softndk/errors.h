@@ -20,6 +20,18 @@ class Error : public std::runtime_error {
   NTSTATUS status_;
 };
 
+// The peer ended the session with a Failure message (it was interrupted, or failed) and said
+// why: "<peer> gave up: <reason>". The server logs it as "the client gave up", not as a failure.
+class PeerGaveUp : public Error {
+ public:
+  PeerGaveUp(const std::string& peer, const std::string& reason)
+      : Error(peer + " gave up: " + reason), reason_(reason) {}
+  const std::string& reason() const { return reason_; }
+
+ private:
+  std::string reason_;
+};
+
 class UsageError : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;

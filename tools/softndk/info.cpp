@@ -1,5 +1,6 @@
-// `softndk info [URI]`: the adapter's NDK_ADAPTER_INFO, its flags decoded, its counters and the
-// transports this libsoftndk has, as text or JSON (--json).
+// `softndk info [URI]`: the adapter's NDK_ADAPTER_INFO, its flags decoded, the transport's data
+// path, the profile and URI options it runs with, its counters and the transports this libsoftndk has, as text or JSON
+// (--json); `softndk info --profiles`: every adapter profile and its limits.
 #include <cinttypes>
 #include <cstdio>
 #include <string>
@@ -75,10 +76,11 @@ std::vector<Field> fields_of(const NDK_ADAPTER_INFO& i) {
           {"MaxCalleeData", i.MaxCalleeData, true}};
 }
 
-// Which transports this libsoftndk has, found by opening a probe adapter of each scheme.
+// Which transports this libsoftndk has, found by opening a probe adapter of each scheme (an shm
+// adapter names its fabric; opening one binds nothing, so the probe meets no other process).
 nlohmann::json probe_transports() {
   static const std::pair<const char*, const char*> kProbes[] = {
-      {"loopback", "loopback"}, {"tcp", "tcp://127.0.0.1"}, {"shm", "shm"}};
+      {"loopback", "loopback"}, {"tcp", "tcp://127.0.0.1"}, {"shm", "shm://softndk-info-probe"}};
   nlohmann::json result = nlohmann::json::object();
   for (const auto& [scheme, uri] : kProbes) {
     NDK_ADAPTER* adapter = nullptr;
@@ -99,13 +101,81 @@ std::string version_of(const NDK_ADAPTER_INFO& i) {
   return std::to_string(i.Version.Major) + "." + std::to_string(i.Version.Minor);
 }
 
+// What SoftNdkQueryAdapterSettings reports: the profile, the URI options over it, the verifier.
+struct Settings {
+  std::string profile = "softndk";
+  std::string options;
+  std::string verifier = "off";
+  bool checksum = false;
+  ULONG fast_register_pages = 0;
+};
+
+std::vector<std::string> split_options(const std::string& options) {
+  std::vector<std::string> items;
+  size_t start = 0;
+  while (start < options.size()) {
+    size_t end = options.find('&', start);
+    if (end == std::string::npos) end = options.size();
+    if (end > start) items.push_back(options.substr(start, end - start));
+    start = end + 1;
+  }
+  return items;
+}
+
+Settings settings_of(const Adapter& adapter) {
+  SOFTNDK_ADAPTER_SETTINGS raw{};
+  NTSTATUS status = SoftNdkQueryAdapterSettings(adapter.get(), &raw);
+  if (status != STATUS_SUCCESS) throw_status("SoftNdkQueryAdapterSettings", status);
+  Settings s;
+  if (raw.Profile != nullptr) s.profile = raw.Profile;
+  // The options over the profile: every URI option but the one naming the profile.
+  if (raw.Options != nullptr) {
+    for (const std::string& item : split_options(raw.Options)) {
+      if (item.rfind("profile=", 0) == 0) continue;
+      s.options += (s.options.empty() ? "" : "&") + item;
+    }
+  }
+  s.verifier = raw.VerifierMode == 2 ? "strict" : raw.VerifierMode == 1 ? "log" : "off";
+  s.checksum = raw.VerifierChecksum != 0;
+  s.fast_register_pages = raw.MaxFastRegisterPages;
+  return s;
+}
+
+
+nlohmann::json settings_json(const Settings& s) {
+  nlohmann::json overrides = nlohmann::json::object();
+  for (const std::string& item : split_options(s.options)) {
+    const size_t equals = item.find('=');
+    overrides[item.substr(0, equals)] =
+        equals == std::string::npos ? std::string() : item.substr(equals + 1);
+  }
+  return {{"profile", s.profile},
+          {"options", overrides},
+          {"verifier", s.verifier},
+          {"verifier_checksum", s.checksum},
+          {"max_fast_register_pages", s.fast_register_pages}};
+}
+
+void print_settings(const Settings& s) {
+  std::printf("  %-24s %s\n", "profile", s.profile.c_str());
+  std::printf("  %-24s %s\n", "URI options over it",
+              s.options.empty() ? "(none)" : s.options.c_str());
+  std::printf("  %-24s %s%s\n", "verifier", s.verifier.c_str(),
+              s.checksum ? " (checksum)" : "");
+  std::printf("  %-24s %lu\n", "fast-register page limit",
+              static_cast<unsigned long>(s.fast_register_pages));
+}
+
 void print_text(const Adapter& adapter, const SOFTNDK_ADAPTER_COUNTERS& counters,
                 const nlohmann::json& transports) {
   const NDK_ADAPTER_INFO& i = adapter.info();
   const UriParts uri = split_uri(adapter.uri());
+  std::printf("%s\n", version_text().c_str());
   std::printf("softndk adapter \"%s\"\n", adapter.uri().c_str());
   std::printf("  %-24s %s%s\n", "transport", uri.scheme.c_str(),
               is_in_process(uri) ? " (in-process fabric)" : "");
+  std::printf("  %-24s %s\n", "data path", adapter.data_path().c_str());
+  print_settings(settings_of(adapter));
   std::printf("  %-24s %s\n", "NDKPI version", version_of(i).c_str());
   std::printf("  %-24s %s (%d)\n", "RdmaTechnology", technology_name(i.RdmaTechnology),
               static_cast<int>(i.RdmaTechnology));
@@ -142,9 +212,12 @@ nlohmann::json to_document(const Adapter& adapter, const SOFTNDK_ADAPTER_COUNTER
   nlohmann::json flags = nlohmann::json::object();
   for (const FlagInfo& f : kFlags) flags[f.name] = (i.AdapterFlags & f.bit) != 0;
   const UriParts uri = split_uri(adapter.uri());
-  return {{"uri", adapter.uri()},
+  return {{"softndk_version", release()},
+          {"uri", adapter.uri()},
           {"transport", uri.scheme},
+          {"settings", settings_json(settings_of(adapter))},
           {"in_process", is_in_process(uri)},
+          {"data_path", adapter.data_path()},
           {"version", version_of(i)},
           {"rdma_technology", technology_name(i.RdmaTechnology)},
           {"adapter_info", info},
@@ -153,9 +226,65 @@ nlohmann::json to_document(const Adapter& adapter, const SOFTNDK_ADAPTER_COUNTER
           {"transports", transports}};
 }
 
+// Every profile SoftNdkGetProfile describes, in its order (the default first).
+std::vector<SOFTNDK_PROFILE> all_profiles() {
+  std::vector<SOFTNDK_PROFILE> profiles;
+  for (ULONG index = 0;; ++index) {
+    SOFTNDK_PROFILE p{};
+    if (SoftNdkGetProfile(index, &p) != STATUS_SUCCESS) break;
+    profiles.push_back(p);
+  }
+  return profiles;
+}
+
+int list_profiles(bool json) {
+  const std::vector<SOFTNDK_PROFILE> profiles = all_profiles();
+  if (json) {
+    nlohmann::json list = nlohmann::json::array();
+    for (size_t n = 0; n < profiles.size(); ++n) {
+      const SOFTNDK_PROFILE& p = profiles[n];
+      nlohmann::json limits = nlohmann::json::object();
+      for (const Field& f : fields_of(p.Info)) limits[f.name] = f.value;
+      limits["VendorId"] = p.Info.VendorId;
+      limits["DeviceId"] = p.Info.DeviceId;
+      limits["AdapterFlags"] = p.Info.AdapterFlags;
+      nlohmann::json flags = nlohmann::json::object();
+      for (const FlagInfo& f : kFlags) flags[f.name] = (p.Info.AdapterFlags & f.bit) != 0;
+      list.push_back({{"name", p.Name},
+                      {"description", p.Description},
+                      {"default", n == 0},
+                      {"limits", limits},
+                      {"adapter_flags", flags},
+                      {"max_fast_register_pages", p.MaxFastRegisterPages}});
+    }
+    std::printf("%s\n", list.dump(2).c_str());
+    return 0;
+  }
+  std::printf("adapter profiles (URI option profile=NAME; other URI options override them)\n");
+  for (size_t n = 0; n < profiles.size(); ++n) {
+    const SOFTNDK_PROFILE& p = profiles[n];
+    std::printf("\n%s%s: %s\n", p.Name, n == 0 ? " (default)" : "", p.Description);
+    for (const Field& f : fields_of(p.Info)) std::printf("  %-24s %" PRIu64 "\n", f.name, f.value);
+    std::printf("  %-24s %lu\n", "fast-register page limit",
+                static_cast<unsigned long>(p.MaxFastRegisterPages));
+    for (const FlagInfo& f : kFlags)
+      std::printf("    [%c] %s\n", (p.Info.AdapterFlags & f.bit) != 0 ? 'x' : ' ', f.name);
+  }
+  return 0;
+}
+
 }  // namespace
 
+const char* release() { return SOFTNDK_RELEASE; }
+
+std::string version_text() {
+  return std::string("softndk ") + SOFTNDK_RELEASE + " (NDKPI " +
+         std::to_string(SOFTNDK_NDK_VERSION_MAJOR) + "." +
+         std::to_string(SOFTNDK_NDK_VERSION_MINOR) + ")";
+}
+
 int run_info(const InfoOptions& options) {
+  if (options.profiles) return list_profiles(options.json);
   Adapter adapter(options.uri);
   const SOFTNDK_ADAPTER_COUNTERS counters = adapter.counters();
   const nlohmann::json transports = probe_transports();

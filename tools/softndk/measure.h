@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "client.h"
+#include "cpu.h"
 #include "histogram.h"
 #include "protocol.h"
 
@@ -55,6 +56,10 @@ struct Measurement {
   // How the server waited for its completions during the test (its TestDone).
   bool server_notifications = false;
   uint64_t server_notification_count = 0;
+  // CPU use of each process during the test (user + system over wall time); in-process runs
+  // measure the one process twice.
+  CpuUse client_cpu;
+  CpuUse server_cpu;
 
   double ops_per_second() const { return seconds > 0 ? iterations / seconds : 0; }
   double bytes_per_second() const { return seconds > 0 ? iterations * double(size) / seconds : 0; }
@@ -75,7 +80,12 @@ struct TestClock {
                 ? start + std::chrono::duration_cast<Clock::duration>(
                               std::chrono::duration<double>(spec.duration_s))
                 : Clock::time_point::max()) {}
-  bool more(uint64_t done, Clock::time_point now) const { return done < iterations && now < end; }
+  // Throws Error("interrupted") once SIGINT/SIGTERM asked to stop: a ping-pong whose replies
+  // never leave the CQ empty long enough for a wait to notice the stop must still end.
+  bool more(uint64_t done, Clock::time_point now) const {
+    check_stop();
+    return done < iterations && now < end;
+  }
   uint64_t iterations;
   Clock::time_point start;
   Clock::time_point end;

@@ -1,11 +1,10 @@
-// Implementation of ndk.h: bounded waits, closes, the adapter, the CQ wait strategies, memory.
+// Implementation of ndk.h: the wait policy, closes, the adapter, the CQ wait strategies, memory
+// (regions, LAMs, fast-register MRs).
 #include "ndk.h"
 
 #include <algorithm>
 #include <cinttypes>
 #include <cstdio>
-#include <cstdlib>
-#include <cstring>
 #include <thread>
 
 namespace softndk::cli {
@@ -28,12 +27,22 @@ void throw_status(const std::string& what, NTSTATUS status) {
 namespace {
 std::atomic<int64_t> g_timeout_ns{std::chrono::nanoseconds(std::chrono::seconds(10)).count()};
 std::atomic<bool> g_stop{false};
-std::atomic<bool> g_close_failed{false};
-constexpr auto kStopCheck = std::chrono::milliseconds(100);
+std::atomic<bool> g_counters_requested{false};
+
+void print_close_failure(int type, const ndkxx::Outcome& outcome) {
+  if (outcome.timed_out) {
+    std::fprintf(stderr, "softndk: closing an NDK object (type %d) did not complete within %s\n",
+                 type, timeout_text().c_str());
+  } else {
+    std::fprintf(stderr, "softndk: closing an NDK object (type %d) returned %s\n", type,
+                 status_text(outcome.status).c_str());
+  }
+}
 }  // namespace
 
 void set_wait_timeout(Clock::duration timeout) {
   g_timeout_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(timeout).count();
+  ndkxx::set_default_timeout(timeout);
 }
 
 Clock::duration wait_timeout() {
@@ -49,114 +58,32 @@ std::string timeout_text() {
 Clock::time_point deadline_from_now() { return Clock::now() + wait_timeout(); }
 
 void request_stop() { g_stop.store(true); }
+void request_counters() { g_counters_requested.store(true); }
+bool take_counters_request() { return g_counters_requested.exchange(false); }
 bool stop_requested() { return g_stop.load(std::memory_order_relaxed); }
+const std::atomic<bool>* stop_flag() { return &g_stop; }
 void check_stop() {
   if (stop_requested()) throw Error("interrupted");
 }
 
-// ---------------------------------------------------------------------------------------------
-// PendingCall
+ndkxx::Wait stoppable_wait(bool spin) { return ndkxx::Wait{wait_timeout(), &g_stop, spin}; }
 
-struct PendingCall::State {
-  std::mutex mutex;
-  std::condition_variable cv;
-  bool done = false;
-  NTSTATUS status = STATUS_PENDING;
-  NDK_OBJECT_HEADER* object = nullptr;
-  void finish(NTSTATUS s, NDK_OBJECT_HEADER* o) {
-    std::lock_guard lock(mutex);
-    status = s;
-    object = o;
-    done = true;
-    cv.notify_all();
-  }
-};
+void install_close_failure_report() { ndkxx::set_close_failure_handler(&print_close_failure); }
 
-PendingCall::PendingCall() : state_(std::make_shared<State>()) {}
-
-void* PendingCall::context() { return new std::shared_ptr<State>(state_); }
-
-void PendingCall::forget(void* context) { delete static_cast<std::shared_ptr<State>*>(context); }
-
-void PendingCall::on_request(void* context, NTSTATUS status) {
-  std::unique_ptr<std::shared_ptr<State>> ref(static_cast<std::shared_ptr<State>*>(context));
-  (*ref)->finish(status, nullptr);
-}
-
-void PendingCall::on_create(void* context, NTSTATUS status, NDK_OBJECT_HEADER* object) {
-  std::unique_ptr<std::shared_ptr<State>> ref(static_cast<std::shared_ptr<State>*>(context));
-  (*ref)->finish(status, object);
-}
-
-void PendingCall::on_close(void* context) {
-  std::unique_ptr<std::shared_ptr<State>> ref(static_cast<std::shared_ptr<State>*>(context));
-  (*ref)->finish(STATUS_SUCCESS, nullptr);
-}
-
-bool PendingCall::wait(bool stoppable) {
-  const auto deadline = deadline_from_now();
-  std::unique_lock lock(state_->mutex);
-  while (!state_->done) {
-    if (Clock::now() >= deadline || (stoppable && stop_requested())) return false;
-    state_->cv.wait_for(lock, kStopCheck);
-  }
-  return true;
-}
-
-NTSTATUS PendingCall::status() const {
-  std::lock_guard lock(state_->mutex);
-  return state_->status;
-}
-
-NDK_OBJECT_HEADER* PendingCall::object() const {
-  std::lock_guard lock(state_->mutex);
-  return state_->object;
-}
-
-NTSTATUS run_request(const std::string& what, const RequestStart& start) {
-  PendingCall call;
-  void* context = call.context();
-  NTSTATUS status = start(&PendingCall::on_request, context);
-  if (status != STATUS_PENDING) {
-    PendingCall::forget(context);
-    return status;
-  }
-  if (!call.wait()) {
-    check_stop();
-    throw Error(what + ": no completion within " + timeout_text(), STATUS_IO_TIMEOUT);
-  }
-  return call.status();
-}
-
-void request(const std::string& what, const RequestStart& start) {
-  NTSTATUS status = run_request(what, start);
-  if (status != STATUS_SUCCESS) throw_status(what, status);
+void throw_unfinished(const std::string& what) {
+  check_stop();
+  throw Error(what + ": no completion within " + timeout_text(), STATUS_IO_TIMEOUT);
 }
 
 void close_object(void* object) {
   if (object == nullptr) return;
-  // Every object but the adapter: { NDK_OBJECT_HEADER Header; const DISPATCH* Dispatch; } and
-  // each dispatch table starts with its close function (ndkpi.md 1.4).
-  auto* header = static_cast<NDK_OBJECT_HEADER*>(object);
-  auto* dispatch = *reinterpret_cast<NDK_FN_CLOSE_OBJECT* const*>(static_cast<char*>(object) +
-                                                                  sizeof(NDK_OBJECT_HEADER));
-  PendingCall call;
-  void* context = call.context();
-  NTSTATUS status = dispatch[0](header, &PendingCall::on_close, context);
-  if (status != STATUS_PENDING) {
-    PendingCall::forget(context);
-    return;
-  }
-  // A close never fails; only a provider that never completes it would keep us here. Wait
-  // through a stop request too: leaving objects open would keep the adapter from closing.
-  if (!call.wait(/*stoppable=*/false)) {
-    std::fprintf(stderr, "softndk: closing an NDK object (type %d) did not complete within %s\n",
-                 static_cast<int>(header->ObjectType), timeout_text().c_str());
-    g_close_failed = true;
-  }
+  const int type = static_cast<NDK_OBJECT_HEADER*>(object)->ObjectType;
+  // A close never fails; only a provider that never completes it would keep us here.
+  ndkxx::Outcome outcome = ndkxx::close(object, ndkxx::Wait{wait_timeout()});
+  if (!outcome.ok()) print_close_failure(type, outcome);
 }
 
-bool close_failed() { return g_close_failed.load(); }
+bool close_failed() { return ndkxx::close_failed(); }
 
 // ---------------------------------------------------------------------------------------------
 // Adapter
@@ -169,6 +96,9 @@ std::string open_hint(NTSTATUS status) {
     case STATUS_INVALID_PARAMETER:
       return "malformed URI, unknown option or invalid option value (README.md, \"Adapter "
              "URIs\")";
+    case STATUS_INVALID_ADDRESS:
+      return "the URI's address is not an address of this host (tcp://0.0.0.0 or tcp://[::] "
+             "stands for every address)";
     case NDIS_STATUS_ADAPTER_NOT_READY:
       return "the transport cannot provide NDK service right now";
     case NDIS_STATUS_BAD_VERSION:
@@ -180,62 +110,37 @@ std::string open_hint(NTSTATUS status) {
   }
 }
 
-Adapter::Adapter(const std::string& uri) : uri_(uri) {
-  NTSTATUS status = SoftNdkOpenAdapter(uri.c_str(), &adapter_);
-  if (status != STATUS_SUCCESS) {
-    std::string hint = open_hint(status);
-    throw Error("cannot open adapter \"" + uri + "\": " + status_text(status) +
+Adapter::Adapter(const std::string& uri) : ndkxx::Adapter(uri) {
+  if (open_status() != STATUS_SUCCESS) {
+    std::string hint = open_hint(open_status());
+    throw Error("cannot open adapter \"" + uri + "\": " + status_text(open_status()) +
                     (hint.empty() ? "" : ": " + hint),
-                status);
+                open_status());
   }
-  ULONG size = sizeof info_;
-  status = adapter_->Dispatch->NdkQueryAdapterInfo(adapter_, &info_, &size);
-  if (status != STATUS_SUCCESS) {
-    SoftNdkCloseAdapter(adapter_);
-    throw_status("NdkQueryAdapterInfo", status);
-  }
-}
-
-Adapter::~Adapter() {
-  if (close_failed()) {
-    std::fprintf(stderr, "softndk: leaving adapter \"%s\" open (an object did not close)\n",
-                 uri_.c_str());
-    return;
-  }
-  SoftNdkCloseAdapter(adapter_);
+  if (info_status() != STATUS_SUCCESS) throw_status("NdkQueryAdapterInfo", info_status());
 }
 
 SOFTNDK_ADAPTER_COUNTERS Adapter::counters() const {
   SOFTNDK_ADAPTER_COUNTERS counters{};
-  ULONG size = sizeof counters;
-  NTSTATUS status = SoftNdkQueryAdapterCounters(adapter_, &counters, &size);
+  NTSTATUS status = query_counters(&counters);
   if (status != STATUS_SUCCESS) throw_status("SoftNdkQueryAdapterCounters", status);
   return counters;
+}
+
+std::string Adapter::data_path() const {
+  SOFTNDK_ADAPTER_TRANSPORT transport{};
+  NTSTATUS status = SoftNdkQueryAdapterTransport(get(), &transport);
+  if (status != STATUS_SUCCESS) throw_status("SoftNdkQueryAdapterTransport", status);
+  return transport.DataPath != nullptr ? transport.DataPath : "";
 }
 
 // ---------------------------------------------------------------------------------------------
 // Cq
 
 Cq::Cq(Adapter& adapter, ULONG depth, bool notifications) : notifications_(notifications) {
-  cq_.reset(create<NDK_CQ>("NdkCreateCq", [&](auto cb, void* ctx, NDK_CQ** out) {
-    return adapter.d()->NdkCreateCq(adapter.get(), depth, &Cq::on_notification, this, nullptr,
-                                    cb, ctx, out);
-  }));
-}
-
-Cq::~Cq() { cq_.reset(); }
-
-void Cq::on_notification(void* context, NTSTATUS status) {
-  auto* self = static_cast<Cq*>(context);
-  self->notification_count_.fetch_add(1, std::memory_order_relaxed);
-  std::lock_guard lock(self->mutex_);
-  self->notified_ = true;
-  if (status != STATUS_SUCCESS) self->error_ = status;
-  self->cv_.notify_one();
-}
-
-ULONG Cq::poll(NDK_RESULT_EX* results, ULONG capacity) {
-  return cq_->Dispatch->NdkGetCqResultsEx(cq_.get(), results, capacity);
+  NTSTATUS status = cq_.create(adapter.get(), depth, stoppable_wait());
+  if (status == STATUS_IO_TIMEOUT) throw_unfinished("NdkCreateCq");
+  if (status != STATUS_SUCCESS) throw_status("NdkCreateCq", status);
 }
 
 ULONG Cq::wait(NDK_RESULT_EX* results, ULONG capacity, Clock::time_point deadline) {
@@ -259,25 +164,17 @@ ULONG Cq::wait_notified(NDK_RESULT_EX* results, ULONG capacity, Clock::time_poin
   for (;;) {
     ULONG n = poll(results, capacity);
     if (n != 0) return n;
-    {
-      std::lock_guard lock(mutex_);
-      if (error_ != STATUS_SUCCESS) throw Error("CQ error notification: " + status_text(error_));
-      notified_ = false;
-    }
+    NTSTATUS error = cq_.last_notification_status();
+    if (error != STATUS_SUCCESS) throw Error("CQ error notification: " + status_text(error));
     // Arm, then poll once more: a completion that arrived between the poll and the arm is
-    // either returned here or triggers the callback (ndkpi.md 4.1.2 rule 3).
-    cq_->Dispatch->NdkArmCq(cq_.get(), NDK_CQ_NOTIFY_ANY);
+    // either returned here or triggers the callback (Microsoft's NDKPI reference).
+    const uint64_t seen = cq_.notification_count();
+    cq_.arm(NDK_CQ_NOTIFY_ANY);
     n = poll(results, capacity);
     if (n != 0) return n;
-    std::unique_lock lock(mutex_);
-    while (!notified_) {
-      if (stop_requested()) {
-        lock.unlock();
-        check_stop();
-      }
-      auto now = Clock::now();
-      if (now >= deadline) return 0;
-      cv_.wait_until(lock, std::min(deadline, now + kStopCheck));
+    if (!cq_.wait_notification(seen, deadline, &g_stop)) {
+      check_stop();
+      return 0;
     }
   }
 }
@@ -285,34 +182,39 @@ ULONG Cq::wait_notified(NDK_RESULT_EX* results, ULONG capacity, Clock::time_poin
 // ---------------------------------------------------------------------------------------------
 // Memory
 
-HostBuffer::HostBuffer(size_t bytes) : size_(bytes) {
-  size_t rounded = (bytes + PAGE_SIZE - 1) / PAGE_SIZE * PAGE_SIZE;
-  if (rounded == 0) rounded = PAGE_SIZE;
-  data_ = static_cast<std::byte*>(std::aligned_alloc(PAGE_SIZE, rounded));
-  if (data_ == nullptr) throw Error("out of memory allocating " + std::to_string(bytes) + " bytes");
-  std::memset(data_, 0, rounded);
+Region::Region(NDK_PD* pd, size_t bytes, ULONG flags)
+    : region_(pd, bytes, flags, 0, stoppable_wait()) {
+  if (region_.status() == STATUS_IO_TIMEOUT) throw_unfinished("registering memory");
+  if (region_.status() != STATUS_SUCCESS)
+    throw_status("registering " + std::to_string(bytes) + " bytes", region_.status());
 }
 
-HostBuffer::~HostBuffer() { std::free(data_); }
+namespace {
+MDL mdl_of(std::byte* data, size_t bytes) {
+  MDL mdl{};
+  SoftNdkInitializeMdl(&mdl, data, bytes);
+  return mdl;
+}
+}  // namespace
 
-Region::Region(NDK_PD* pd, size_t bytes, ULONG flags) : buffer_(bytes) {
-  mr_.reset(create<NDK_MR>("NdkCreateMr", [&](auto cb, void* ctx, NDK_MR** out) {
-    return pd->Dispatch->NdkCreateMr(pd, FALSE, cb, ctx, out);
+Lam::Lam(Adapter& adapter, std::byte* data, size_t bytes)
+    : mdl_(mdl_of(data, bytes)), lam_(adapter.get(), &mdl_, bytes, stoppable_wait()) {
+  if (lam_.size_status() != STATUS_BUFFER_TOO_SMALL)
+    throw_status("NdkBuildLAM (size)", lam_.size_status());
+  if (lam_.status() == STATUS_IO_TIMEOUT) throw_unfinished("NdkBuildLAM");
+  if (lam_.status() != STATUS_SUCCESS) throw_status("NdkBuildLAM", lam_.status());
+}
+
+Owned<NDK_MR> fast_register_mr(NDK_PD* pd, ULONG pages) {
+  Owned<NDK_MR> mr(create<NDK_MR>("NdkCreateMr (fast-register)", [&](auto cb, void* ctx,
+                                                                     NDK_MR** out) {
+    return pd->Dispatch->NdkCreateMr(pd, TRUE, cb, ctx, out);
   }));
-  SoftNdkInitializeMdl(&mdl_, buffer_.data(), bytes);
-  request("NdkRegisterMr", [&](auto cb, void* ctx) {
-    return mr_->Dispatch->NdkRegisterMr(mr_.get(), &mdl_, bytes, flags, cb, ctx);
+  NDK_MR* m = mr.get();
+  request("NdkInitializeFastRegisterMr", [&](auto cb, void* ctx) {
+    return m->Dispatch->NdkInitializeFastRegisterMr(m, pages, TRUE, cb, ctx);
   });
-  local_token_ = mr_->Dispatch->NdkGetLocalTokenFromMr(mr_.get());
-  remote_token_ = mr_->Dispatch->NdkGetRemoteTokenFromMr(mr_.get());
-}
-
-NDK_SGE Region::sge(size_t offset, size_t bytes) const {
-  NDK_SGE sge{};
-  sge.VirtualAddress = buffer_.data() + offset;
-  sge.Length = static_cast<ULONG>(bytes);
-  sge.MemoryRegionToken = local_token_;
-  return sge;
+  return mr;
 }
 
 }  // namespace softndk::cli

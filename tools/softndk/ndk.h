@@ -1,8 +1,7 @@
-// Thin helpers over the public NDK ABI (include/softndk only) for the softndk command line:
-// bounded waits for the "inline status, or STATUS_PENDING and a callback" calls, ownership that
-// closes an object on scope exit, the adapter, a CQ that waits by polling or by notification,
-// and registered memory. Every wait is bounded by wait_timeout() (--timeout) and ends early
-// when a stop was requested (SIGINT/SIGTERM).
+// The softndk command line's view of the NDK ABI, on src/ndkxx (public ABI only): the process-wide
+// wait policy (--timeout, and a stop on SIGINT/SIGTERM that ends every wait within ~100 ms), calls
+// that throw Error with a message naming what failed, and the adapter, CQ and memory the
+// commands use. The waits themselves, the handles and the closes are ndkxx's.
 #pragma once
 
 #include <softndk/ndkpi.h>
@@ -10,131 +9,96 @@
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
-#include <functional>
-#include <memory>
-#include <mutex>
 #include <string>
-#include <utility>
 
 #include "errors.h"
+#include "ndkxx/adapter.h"
+#include "ndkxx/call.h"
+#include "ndkxx/cq.h"
+#include "ndkxx/handle.h"
+#include "ndkxx/memory.h"
 
 namespace softndk::cli {
 
 using Clock = std::chrono::steady_clock;
 
 // ---- process-wide wait policy
-void set_wait_timeout(Clock::duration timeout);
+void set_wait_timeout(Clock::duration timeout);  // also ndkxx's default timeout
 Clock::duration wait_timeout();
 std::string timeout_text();  // "10 s"
 Clock::time_point deadline_from_now();
 // Set by the SIGINT/SIGTERM handler; waits notice it within ~100 ms.
 void request_stop();
+// SIGUSR1: a server prints its adapter's counters (once per request, at its next check).
+void request_counters();
+bool take_counters_request();
 bool stop_requested();
+const std::atomic<bool>* stop_flag();
 // Throws Error("interrupted") once a stop was requested.
 void check_stop();
+// A wait of wait_timeout() that a stop ends early (`spin`: see ndkxx::Wait).
+ndkxx::Wait stoppable_wait(bool spin = false);
+// Installs the command line's close-failure report (a line on stderr; see close_failed()).
+void install_close_failure_report();
 
 // ---- asynchronous calls
-// Shared state of one possibly-pending call. The callback holds its own reference, so a
-// callback that arrives after a timeout never touches freed memory.
-class PendingCall {
- public:
-  PendingCall();
-  // A context for the callback (owns one reference). If the call did not return
-  // STATUS_PENDING the callback never comes: give the context back with forget().
-  void* context();
-  static void forget(void* context);
-  static void on_request(void* context, NTSTATUS status);
-  static void on_create(void* context, NTSTATUS status, NDK_OBJECT_HEADER* object);
-  static void on_close(void* context);
-  // Waits for the callback; false after wait_timeout() or, when `stoppable`, a stop request.
-  bool wait(bool stoppable = true);
-  NTSTATUS status() const;
-  NDK_OBJECT_HEADER* object() const;
-
- private:
-  struct State;
-  std::shared_ptr<State> state_;
-};
-
-using RequestStart = std::function<NTSTATUS(NDK_FN_REQUEST_COMPLETION, void*)>;
-// Final status of a request function: its inline status or, when STATUS_PENDING, the status
-// its completion reports. Throws Error when the completion does not come in time.
-NTSTATUS run_request(const std::string& what, const RequestStart& start);
+// Final status of a request function (ndkxx::request): its inline status or, when it pended, its
+// completion's. Throws Error when the completion does not come in time (or a stop came).
+template <class F>
+NTSTATUS run_request(const std::string& what, F&& start);
 // run_request, throwing unless the final status is STATUS_SUCCESS.
-void request(const std::string& what, const RequestStart& start);
-
+template <class F>
+void request(const std::string& what, F&& start);
 // Runs a create function: the object arrives inline or through the create completion.
-template <class T, class Start>
-T* create(const std::string& what, Start&& start) {
-  PendingCall call;
-  T* object = nullptr;
-  void* context = call.context();
-  NTSTATUS status = start(&PendingCall::on_create, context, &object);
-  if (status != STATUS_PENDING) {
-    PendingCall::forget(context);
-    if (status != STATUS_SUCCESS) throw_status(what, status);
-    return object;
-  }
-  if (!call.wait()) throw Error(what + ": no completion within " + timeout_text());
-  if (call.status() != STATUS_SUCCESS) throw_status(what, call.status());
-  return reinterpret_cast<T*>(call.object());  // every NDK object starts with its header
+template <class T, class F>
+T* create(const std::string& what, F&& start);
+
+// Throws the Error of a call that did not end (a stop request, or the timeout).
+[[noreturn]] void throw_unfinished(const std::string& what);
+
+template <class F>
+NTSTATUS run_request(const std::string& what, F&& start) {
+  ndkxx::Outcome outcome = ndkxx::request(std::forward<F>(start), stoppable_wait());
+  if (outcome.timed_out) throw_unfinished(what);
+  return outcome.status;
 }
 
-// Closes any NDK object except the adapter, waiting for a pending close. Never throws: a close
-// that does not complete in time is reported on stderr, the object is leaked and close_failed()
-// becomes true (the adapter is then left open instead of blocking forever).
+template <class F>
+void request(const std::string& what, F&& start) {
+  NTSTATUS status = run_request(what, std::forward<F>(start));
+  if (status != STATUS_SUCCESS) throw_status(what, status);
+}
+
+template <class T, class F>
+T* create(const std::string& what, F&& start) {
+  ndkxx::Created<T> created = ndkxx::create<T>(std::forward<F>(start), stoppable_wait());
+  if (created.timed_out) throw_unfinished(what);
+  if (!created.ok()) throw_status(what, created.status);
+  return created.object;
+}
+
+// Closes any NDK object except the adapter, waiting for a pending close (through a stop request
+// too: objects left open would keep the adapter from closing). Never throws: a close that does
+// not complete in time is reported on stderr and the object is leaked; close_failed() then
+// becomes true and the adapter is left open instead of blocking forever.
 void close_object(void* object);
 bool close_failed();
 
 // Owns an NDK object and closes it on destruction.
 template <class T>
-class Owned {
- public:
-  Owned() = default;
-  explicit Owned(T* object) : object_(object) {}
-  Owned(Owned&& other) noexcept : object_(std::exchange(other.object_, nullptr)) {}
-  Owned& operator=(Owned&& other) noexcept {
-    if (this != &other) reset(std::exchange(other.object_, nullptr));
-    return *this;
-  }
-  Owned(const Owned&) = delete;
-  Owned& operator=(const Owned&) = delete;
-  ~Owned() { reset(); }
-
-  void reset(T* object = nullptr) {
-    if (object_ != nullptr) close_object(object_);
-    object_ = object;
-  }
-  T* get() const { return object_; }
-  T* operator->() const { return object_; }
-  explicit operator bool() const { return object_ != nullptr; }
-
- private:
-  T* object_ = nullptr;
-};
+using Owned = ndkxx::Handle<T>;
 
 // ---- adapter
-class Adapter {
+// An open adapter; the constructor throws Error naming the URI, the status and what it usually
+// means.
+class Adapter : public ndkxx::Adapter {
  public:
-  // Opens the adapter; throws Error naming the URI, the status and what it usually means.
   explicit Adapter(const std::string& uri);
-  ~Adapter();
-  Adapter(const Adapter&) = delete;
-  Adapter& operator=(const Adapter&) = delete;
-
-  NDK_ADAPTER* get() const { return adapter_; }
-  const NDK_ADAPTER_DISPATCH* d() const { return adapter_->Dispatch; }
-  const NDK_ADAPTER_INFO& info() const { return info_; }
-  const std::string& uri() const { return uri_; }
   SOFTNDK_ADAPTER_COUNTERS counters() const;
-
- private:
-  std::string uri_;
-  NDK_ADAPTER* adapter_ = nullptr;
-  NDK_ADAPTER_INFO info_{};
+  // How the transport moves data between two adapters (SoftNdkQueryAdapterTransport).
+  std::string data_path() const;
 };
 
 // What an adapter-open status usually means, for messages ("" if nothing useful to add).
@@ -146,7 +110,6 @@ class Cq {
   // notifications: wait() arms the CQ (NDK_CQ_NOTIFY_ANY) and sleeps until the notification
   // callback instead of spinning on NdkGetCqResultsEx.
   Cq(Adapter& adapter, ULONG depth, bool notifications);
-  ~Cq();
   Cq(const Cq&) = delete;
   Cq& operator=(const Cq&) = delete;
 
@@ -155,62 +118,54 @@ class Cq {
   // Switches how wait() waits (one thread uses the CQ: call it between waits). The
   // notification callback stays registered either way; a leftover arm is harmless.
   void set_notifications(bool notifications) { notifications_ = notifications; }
-  ULONG poll(NDK_RESULT_EX* results, ULONG capacity);
+  ULONG poll(NDK_RESULT_EX* results, ULONG capacity) { return cq_.poll(results, capacity); }
   // Up to `capacity` completions, waiting until at least one arrived; 0 once `deadline` passed.
   // Throws Error on a CQ error notification (overrun) and when a stop was requested.
   ULONG wait(NDK_RESULT_EX* results, ULONG capacity, Clock::time_point deadline);
-  uint64_t notification_count() const { return notification_count_.load(); }
+  uint64_t notification_count() const { return cq_.notification_count(); }
 
  private:
-  static void on_notification(void* context, NTSTATUS status);
   ULONG wait_polling(NDK_RESULT_EX* results, ULONG capacity, Clock::time_point deadline);
   ULONG wait_notified(NDK_RESULT_EX* results, ULONG capacity, Clock::time_point deadline);
 
   bool notifications_;
-  std::mutex mutex_;  // guards notified_, error_
-  std::condition_variable cv_;
-  bool notified_ = false;
-  NTSTATUS error_ = STATUS_SUCCESS;
-  std::atomic<uint64_t> notification_count_{0};
-  Owned<NDK_CQ> cq_;  // last: closed (no more callbacks) before the members above go away
+  ndkxx::Cq cq_;
 };
 
 // ---- memory
-// Page-aligned host memory, zero-filled.
-class HostBuffer {
- public:
-  explicit HostBuffer(size_t bytes);
-  ~HostBuffer();
-  HostBuffer(const HostBuffer&) = delete;
-  HostBuffer& operator=(const HostBuffer&) = delete;
-  std::byte* data() const { return data_; }
-  size_t size() const { return size_; }
-
- private:
-  std::byte* data_;
-  size_t size_;
-};
-
-// Host memory registered with NdkRegisterMr (closing the MR deregisters it).
+// Host memory (page-aligned, zero-filled) registered with NdkRegisterMr; throws Error when it
+// cannot be. Closing the MR deregisters it before the memory is freed.
 class Region {
  public:
   Region(NDK_PD* pd, size_t bytes, ULONG flags);
-  std::byte* data() const { return buffer_.data(); }
-  size_t size() const { return buffer_.size(); }
-  uint64_t address(size_t offset = 0) const {
-    return reinterpret_cast<uintptr_t>(buffer_.data()) + offset;
-  }
-  NDK_MR* mr() const { return mr_.get(); }
-  UINT32 local_token() const { return local_token_; }
-  UINT32 remote_token() const { return remote_token_; }
-  NDK_SGE sge(size_t offset, size_t bytes) const;
+  std::byte* data() const { return reinterpret_cast<std::byte*>(region_.data()); }
+  size_t size() const { return region_.size(); }
+  uint64_t address(size_t offset = 0) const { return region_.address(offset); }
+  NDK_MR* mr() const { return region_.mr(); }
+  UINT32 local_token() const { return region_.local_token(); }
+  UINT32 remote_token() const { return region_.remote_token(); }
+  NDK_SGE sge(size_t offset, size_t bytes) const { return region_.sge(offset, bytes); }
 
  private:
-  HostBuffer buffer_;
-  MDL mdl_{};
-  Owned<NDK_MR> mr_;  // after buffer_: deregistered before the memory is freed
-  UINT32 local_token_ = 0;
-  UINT32 remote_token_ = 0;
+  ndkxx::Region region_;
 };
+
+// A logical address mapping (NdkBuildLAM) of host memory, released on destruction; throws Error
+// when it cannot be built. For NdkFastRegister (`perf fastreg`, `sendinv`, `chaos`).
+class Lam {
+ public:
+  Lam(Adapter& adapter, std::byte* data, size_t bytes);
+  ULONG page_count() const { return lam_.pages(); }
+  const NDK_LOGICAL_ADDRESS* pages() const { return lam_.page_array(); }
+  ULONG fbo() const { return lam_.fbo(); }
+
+ private:
+  MDL mdl_;
+  ndkxx::Lam lam_;  // after mdl_: built from it
+};
+
+// A fast-register MR in `pd` initialized for `pages` adapter pages with remote access; throws
+// Error (its status() tells STATUS_NOT_SUPPORTED apart).
+Owned<NDK_MR> fast_register_mr(NDK_PD* pd, ULONG pages);
 
 }  // namespace softndk::cli

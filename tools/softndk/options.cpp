@@ -102,14 +102,42 @@ CrcChoice apply_crc(const std::string& uri, const std::string& crc, bool server)
   return choice;
 }
 
-Placement place_ends(const std::string& command, const std::string& uri, bool server,
-                     const std::string& peer, std::optional<uint16_t> port) {
-  Placement p;
+namespace {
+
+int family_of_host(const std::string& host) {
+  SocketAddress own;
+  return !host.empty() && SocketAddress::parse(host, 0, &own) ? own.family() : AF_UNSPEC;
+}
+
+bool is_wildcard_host(const std::string& host) { return host == "0.0.0.0" || host == "::"; }
+
+// A client's adapter URI: the given one, unless it names no address of its own (none given,
+// or a wildcard): then tcp:// on the source address routing picks for the server.
+std::string client_uri(const std::string& uri, bool uri_given, const SocketAddress& server) {
   const UriParts parts = split_uri(uri);
+  if (uri_given && !is_wildcard_host(parts.host)) return uri;
+  std::optional<SocketAddress> source = source_address_for(server);
+  if (!source)
+    throw Error("no route to " + server.text() + ": this host has no address to reach it from",
+                STATUS_NETWORK_UNREACHABLE);
+  std::string chosen = tcp_uri_of(*source);
+  if (!parts.query.empty()) chosen += "?" + parts.query;
+  return chosen;
+}
+
+}  // namespace
+
+Placement place_ends(const std::string& command, const std::string& uri, bool uri_given,
+                     bool server, const std::string& peer, std::optional<uint16_t> port) {
+  Placement p;
   if (server && !peer.empty())
     throw UsageError("--server takes no peer address (the server listens on the adapter's own "
                      "address)");
-  if (is_in_process(parts) && (server || !peer.empty())) {
+  // Without --uri, two processes talk over TCP: a server on every address, a client from the
+  // address that reaches its server.
+  p.uri = !uri_given && server ? std::string("tcp://0.0.0.0") : uri;
+  UriParts parts = split_uri(p.uri);
+  if (is_in_process(parts) && (server || (!peer.empty() && uri_given))) {
     throw UsageError(
         "\"" + parts.scheme + "\" is an in-process fabric: a " +
         (server ? std::string("server in its own process") : "server in another process") +
@@ -119,13 +147,18 @@ Placement place_ends(const std::string& command, const std::string& uri, bool se
   }
   p.server = server;
   p.in_process = !server && peer.empty();
-  if (!peer.empty() && !SocketAddress::parse(peer, port.value_or(kDefaultPort), &p.peer))
-    throw UsageError("bad server address \"" + peer + "\" (IPv4[:PORT] or [IPv6][:PORT])");
-  SocketAddress own;
-  if (!peer.empty() && !parts.host.empty() && SocketAddress::parse(parts.host, 0, &own) &&
-      own.family() != p.peer.family())
-    throw UsageError("the adapter's address " + parts.host + " and the server address " + peer +
-                     " are of different IP families");
+  if (peer.empty()) return p;
+  const int family = uri_given && !is_in_process(parts) ? family_of_host(parts.host) : AF_UNSPEC;
+  const std::string error =
+      SocketAddress::resolve(peer, port.value_or(kDefaultPort), family, &p.peer);
+  if (!error.empty()) {
+    SocketAddress any;
+    if (family != AF_UNSPEC && SocketAddress::resolve(peer, 0, AF_UNSPEC, &any).empty())
+      throw UsageError("the adapter's address " + parts.host + " and the server address " + peer +
+                       " are of different IP families");
+    throw UsageError(error + " (server ADDRESS: IPv4[:PORT], [IPv6][:PORT] or HOST[:PORT])");
+  }
+  p.uri = client_uri(p.uri, uri_given && !is_in_process(parts), p.peer);
   return p;
 }
 

@@ -47,10 +47,14 @@ struct Placement {
   bool server = false;      // this process is a server (--server)
   bool in_process = false;  // both ends in this process (no peer address)
   SocketAddress peer;       // the server to connect to (client of another process)
+  std::string uri;          // the adapter URI this process opens
 };
 // Checks --server / ADDRESS[:PORT] against the transport: an in-process fabric (loopback)
-// cannot reach another process, which is a usage error with an explanation.
-Placement place_ends(const std::string& command, const std::string& uri, bool server,
-                     const std::string& peer, std::optional<uint16_t> port);
+// cannot reach another process, which is a usage error with an explanation. Without --uri
+// (`uri_given` false) a server listens on every IPv4 address (tcp://0.0.0.0) and a client of
+// ADDRESS (an IP or a host name) opens tcp:// on the source address the kernel's routing
+// picks for it; a client whose URI is a wildcard (tcp://0.0.0.0) gets that address too.
+Placement place_ends(const std::string& command, const std::string& uri, bool uri_given,
+                     bool server, const std::string& peer, std::optional<uint16_t> port);
 
 }  // namespace softndk::cli

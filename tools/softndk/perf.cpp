@@ -92,10 +92,10 @@ std::string title_of(const RunDescription& r, const Plan& p) {
   return "softndk perf " + ops + " (" + mode_name(r.mode) + ") over " + r.uri;
 }
 
-// Every operation at every size, printing the tables as the rows come (text mode).
-std::vector<Measurement> run_tests(Client& client, const Plan& plan, const PerfOptions& o,
-                                   PerfTable& table, Progress& progress) {
-  std::vector<Measurement> results;
+// Every operation at every size, printing the tables as the rows come (text mode); `results`
+// grows row by row, so that an interrupted run still has what completed.
+void run_tests(Client& client, const Plan& plan, const PerfOptions& o, PerfTable& table,
+               Progress& progress, std::vector<Measurement>& results) {
   if (!o.json) table.banner();
   for (Op op : plan.ops) {
     if (!o.json) table.begin(op, plan.mode);
@@ -115,22 +115,51 @@ std::vector<Measurement> run_tests(Client& client, const Plan& plan, const PerfO
       for (Measurement& m : rows) {
         m.server_notifications = client.server_wait().notifications;
         m.server_notification_count = client.server_wait().notification_count;
+        m.client_cpu = client.server_wait().client_cpu;
+        m.server_cpu = client.server_wait().server_cpu;
         if (!o.json) table.row(m);
         results.push_back(std::move(m));
       }
     }
     if (!o.json) table.end();
   }
-  return results;
+}
+
+struct Outcome {
+  std::vector<Measurement> results;
+  std::optional<Client::Counters> counters;  // none when the run was interrupted
+};
+
+void print_json(const RunDescription& run, const Outcome& outcome) {
+  nlohmann::json rows = nlohmann::json::array();
+  for (const Measurement& m : outcome.results) rows.push_back(to_json(m));
+  nlohmann::json counters = nullptr;
+  if (outcome.counters)
+    counters = {{"client", to_json(outcome.counters->client)},
+                {"server", to_json(outcome.counters->server)}};
+  nlohmann::json doc = {{"command", "perf"},
+                        {"softndk_version", release()},
+                        {"uri", run.uri},
+                        {"server", run.server},
+                        {"in_process", run.in_process},
+                        {"settings", to_json(run)},
+                        {"results", rows},
+                        {"counters", counters},
+                        {"interrupted", !outcome.counters.has_value()}};
+  std::printf("%s\n", doc.dump(2).c_str());
+  std::fflush(stdout);
 }
 
 }  // namespace
 
-int run_server(const std::string& uri, std::optional<uint16_t> port, const std::string& crc) {
+int run_server(const std::string& uri, std::optional<uint16_t> port, const std::string& crc,
+               double stats_s) {
   note_crc_without_effect(uri, crc);
+  if (stats_s < 0 || stats_s > 86400) throw UsageError("--stats must be 0 to 86400 seconds");
   ServerOptions options;
   options.uri = apply_crc(uri, crc, /*server=*/true).uri;
   options.port = port.value_or(kDefaultPort);
+  options.stats_s = stats_s;
   Server server(options);
   server.serve();
   return 0;
@@ -140,17 +169,19 @@ int run_perf(const PerfOptions& o) {
   const Plan plan = plan_of(o);
   set_wait_timeout(std::chrono::duration_cast<Clock::duration>(
       std::chrono::duration<double>(o.timeout_s)));
-  const Placement placement = place_ends("perf", o.uri, o.server, o.peer, o.port);
-  if (placement.server) return run_server(o.uri, o.port, o.crc);
+  const Placement placement = place_ends("perf", o.uri, o.uri_given, o.server, o.peer, o.port);
+  if (!placement.server && o.stats_s != 0)
+    throw UsageError("--stats is an option of --server (a client prints its counters at the end)");
+  if (placement.server) return run_server(placement.uri, o.port, o.crc, o.stats_s);
   if (!o.plot.empty()) require_gnuplot();
 
   RunDescription run;
-  note_crc_without_effect(o.uri, o.crc);
-  const CrcChoice crc = apply_crc(o.uri, o.crc, /*server=*/false);
+  note_crc_without_effect(placement.uri, o.crc);
+  const CrcChoice crc = apply_crc(placement.uri, o.crc, /*server=*/false);
   const std::string& uri = crc.uri;
   run.crc_client = crc_name(crc.request);
   run.crc_chosen = crc.chosen;
-  run.uri = o.uri;
+  run.uri = placement.uri;
   run.in_process = placement.in_process;
   run.mode = plan.mode;
   run.data_links = o.qps;
@@ -170,8 +201,7 @@ int run_perf(const PerfOptions& o) {
   const SocketAddress server = local ? local->address() : placement.peer;
   run.server = server.text();
 
-  std::vector<Measurement> results;
-  Client::Counters counters;
+  Outcome outcome;
   try {
     ClientOptions options;
     options.uri = uri;
@@ -197,15 +227,21 @@ int run_perf(const PerfOptions& o) {
     PerfTable table(stdout, run);
     Progress progress(o.progress, stdout_is_terminal());
     try {
-      results = run_tests(client, plan, o, table, progress);
+      run_tests(client, plan, o, table, progress, outcome.results);
     } catch (const Error& e) {
       progress.finish();
       client.abandon(e.what());
       throw;
     }
-    counters = client.finish();
+    outcome.counters = client.finish();
   } catch (const Error& e) {
     std::optional<std::string> server_error = local ? local->finish() : std::nullopt;
+    // Interrupted (SIGINT/SIGTERM): the rows that completed are still a JSON document (the text
+    // tables have printed them already).
+    if (stop_requested() && o.json) {
+      outcome.counters.reset();
+      print_json(run, outcome);
+    }
     if (server_error)
       throw Error(std::string(e.what()) + "; the in-process server: " + *server_error);
     throw;
@@ -216,21 +252,11 @@ int run_perf(const PerfOptions& o) {
   }
 
   if (o.json) {
-    nlohmann::json rows = nlohmann::json::array();
-    for (const Measurement& m : results) rows.push_back(to_json(m));
-    nlohmann::json doc = {{"command", "perf"},
-                          {"uri", o.uri},
-                          {"server", run.server},
-                          {"in_process", run.in_process},
-                          {"settings", to_json(run)},
-                          {"results", rows},
-                          {"counters",
-                           {{"client", to_json(counters.client)},
-                            {"server", to_json(counters.server)}}}};
-    std::printf("%s\n", doc.dump(2).c_str());
+    print_json(run, outcome);
   } else {
-    print_counters(stdout, counters.client, counters.server);
+    print_counters(stdout, outcome.counters->client, outcome.counters->server);
   }
+  const std::vector<Measurement>& results = outcome.results;
   if (!o.plot.empty()) {
     write_plot(o.plot, title_of(run, plan), results);
     std::fprintf(o.json ? stderr : stdout, "chart written to %s (gnuplot script %s.gp)\n",

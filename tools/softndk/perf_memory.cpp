@@ -19,89 +19,12 @@ namespace {
 constexpr ULONG kRemoteAccess = NDK_OP_FLAG_ALLOW_REMOTE_READ | NDK_OP_FLAG_ALLOW_REMOTE_WRITE;
 constexpr uint32_t kMaxPool = 256;
 
-// Completion of one request call at a time without per-call allocation: the common case
-// (inline completion) costs nothing. Shared with the callback so a late one after a timeout
-// is harmless.
-class CallCompletion {
- public:
-  CallCompletion() : state_(std::make_shared<State>()) {}
-  ~CallCompletion() {
-    // A callback may still come for a call that timed out: keep its state alive.
-    if (abandoned_) new std::shared_ptr<State>(state_);  // NOLINT: intentionally leaked
-  }
-  void* arm() {
-    state_->done.store(false, std::memory_order_relaxed);
-    return state_.get();
-  }
-  static void on_request(void* context, NTSTATUS status) {
-    auto* s = static_cast<State*>(context);
-    s->status = status;
-    s->done.store(true, std::memory_order_release);
-  }
-  // The final status of a call that returned `returned`.
-  NTSTATUS finish(NTSTATUS returned, const char* what) {
-    if (returned != STATUS_PENDING) return returned;
-    const auto deadline = deadline_from_now();
-    while (!state_->done.load(std::memory_order_acquire)) {
-      if (stop_requested() || Clock::now() >= deadline) {
-        abandoned_ = true;
-        check_stop();
-        throw Error(std::string(what) + ": no completion within " + timeout_text());
-      }
-      std::this_thread::yield();
-    }
-    return state_->status;
-  }
-
- private:
-  struct State {
-    std::atomic<bool> done{false};
-    NTSTATUS status = STATUS_PENDING;
-  };
-  std::shared_ptr<State> state_;
-  bool abandoned_ = false;
-};
-
-// A logical address mapping (NdkBuildLAM) of host memory, released on destruction.
-class Lam {
- public:
-  Lam(Adapter& adapter, std::byte* data, size_t bytes) : adapter_(adapter) {
-    SoftNdkInitializeMdl(&mdl_, data, bytes);
-    ULONG size = 0;
-    NTSTATUS status = adapter.d()->NdkBuildLAM(adapter.get(), &mdl_, bytes, nullptr, nullptr,
-                                               nullptr, &size, &fbo_);
-    if (status != STATUS_BUFFER_TOO_SMALL) throw_status("NdkBuildLAM (size)", status);
-    storage_.resize((size + sizeof(uint64_t) - 1) / sizeof(uint64_t));
-    lam_ = reinterpret_cast<NDK_LOGICAL_ADDRESS_MAPPING*>(storage_.data());
-    request("NdkBuildLAM", [&](auto cb, void* ctx) {
-      return adapter.d()->NdkBuildLAM(adapter.get(), &mdl_, bytes, cb, ctx, lam_, &size, &fbo_);
-    });
-  }
-  ~Lam() { adapter_.d()->NdkReleaseLAM(adapter_.get(), lam_); }
-  Lam(const Lam&) = delete;
-  Lam& operator=(const Lam&) = delete;
-  ULONG page_count() const { return lam_->AdapterPageCount; }
-  const NDK_LOGICAL_ADDRESS* pages() const { return lam_->AdapterPageArray; }
-  ULONG fbo() const { return fbo_; }
-
- private:
-  Adapter& adapter_;
-  MDL mdl_{};
-  std::vector<uint64_t> storage_;
-  NDK_LOGICAL_ADDRESS_MAPPING* lam_ = nullptr;
-  ULONG fbo_ = 0;
-};
-
-Owned<NDK_MR> fast_register_mr(NDK_PD* pd, ULONG pages) {
-  Owned<NDK_MR> mr(create<NDK_MR>("NdkCreateMr (fast-register)", [&](auto cb, void* ctx,
-                                                                     NDK_MR** out) {
-    return pd->Dispatch->NdkCreateMr(pd, TRUE, cb, ctx, out);
-  }));
-  NDK_MR* m = mr.get();
-  request("NdkInitializeFastRegisterMr", [&](auto cb, void* ctx) {
-    return m->Dispatch->NdkInitializeFastRegisterMr(m, pages, TRUE, cb, ctx);
-  });
-  return mr;
+// The final status of the request call `call` started, timed from call to completion: a
+// spinning wait (no sleep) on a Request that reuses its state (no allocation per call).
+NTSTATUS finish(ndkxx::Request& call, const char* what) {
+  ndkxx::Outcome outcome = call.finish(stoppable_wait(/*spin=*/true));
+  if (outcome.timed_out) throw_unfinished(what);
+  return outcome.status;
 }
 
 TestParams params_of(const TestSpec& spec, Op op, uint64_t size) {
@@ -151,7 +74,7 @@ std::vector<Measurement> run_register(Client& client, const TestSpec& spec, Prog
   SoftNdkInitializeMdl(&mdl, s.data().data() + s.send_offset(), spec.size);
   const ULONG flags = NDK_MR_FLAG_ALLOW_LOCAL_WRITE | NDK_MR_FLAG_ALLOW_REMOTE_READ |
                       NDK_MR_FLAG_ALLOW_REMOTE_WRITE;
-  CallCompletion call;
+  ndkxx::Request call;
   Histogram reg, dereg;
   TestClock clock(spec);
   uint64_t done = 0;
@@ -159,15 +82,16 @@ std::vector<Measurement> run_register(Client& client, const TestSpec& spec, Prog
   progress.start(label_of(spec), clock);
   while (clock.more(done, now)) {
     const auto t0 = Clock::now();
-    NTSTATUS status = call.finish(mr->Dispatch->NdkRegisterMr(mr.get(), &mdl, spec.size, flags,
-                                                              &CallCompletion::on_request,
-                                                              call.arm()),
-                                  "NdkRegisterMr");
+    call.start([&](NDK_FN_REQUEST_COMPLETION cb, void* ctx) {
+      return mr->Dispatch->NdkRegisterMr(mr.get(), &mdl, spec.size, flags, cb, ctx);
+    });
+    NTSTATUS status = finish(call, "NdkRegisterMr");
     if (status != STATUS_SUCCESS) throw_status("NdkRegisterMr", status);
     const auto t1 = Clock::now();
-    status = call.finish(
-        mr->Dispatch->NdkDeregisterMr(mr.get(), &CallCompletion::on_request, call.arm()),
-        "NdkDeregisterMr");
+    call.start([&](NDK_FN_REQUEST_COMPLETION cb, void* ctx) {
+      return mr->Dispatch->NdkDeregisterMr(mr.get(), cb, ctx);
+    });
+    status = finish(call, "NdkDeregisterMr");
     if (status != STATUS_SUCCESS) throw_status("NdkDeregisterMr", status);
     now = Clock::now();
     reg.record(nanoseconds(t1 - t0));

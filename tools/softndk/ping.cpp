@@ -14,6 +14,7 @@
 #include "measure.h"
 #include "options.h"
 #include "report.h"
+#include "rping.h"
 #include "server.h"
 
 namespace softndk::cli {
@@ -35,9 +36,9 @@ struct PingResult {
   Histogram rtt;
 };
 
-PingResult ping(Client& client, const PingOptions& o) {
+// Fills `result` as the pings go, so that an interrupted run still reports those that completed.
+void ping(Client& client, const PingOptions& o, PingResult& result) {
   Session& s = client.session();
-  PingResult result;
   result.connect_ms = client.connect_seconds() * 1e3;
   TestParams params;
   params.op = Op::Ping;
@@ -109,7 +110,6 @@ PingResult ping(Client& client, const PingOptions& o) {
   if (echoed != result.sent)
     throw Error("the server counted " + std::to_string(echoed) + " of " +
                 std::to_string(result.sent) + " pings");
-  return result;
 }
 
 void print_summary(const std::string& server, const PingResult& r) {
@@ -121,9 +121,32 @@ void print_summary(const std::string& server, const PingResult& r) {
               l.avg_us, l.p50_us, l.p99_us, l.p999_us, l.max_us);
 }
 
+void print_result(const PingOptions& o, const Placement& placement, const std::string& server,
+                  const PingResult& result, bool interrupted) {
+  if (o.json) {
+    nlohmann::json doc = {{"command", "ping"},
+                          {"softndk_version", release()},
+                          {"uri", placement.uri},
+                          {"server", server},
+                          {"in_process", placement.in_process},
+                          {"bytes", o.size},
+                          {"sent", result.sent},
+                          {"received", result.received},
+                          {"seconds", result.seconds},
+                          {"connect_ms", result.connect_ms},
+                          {"rtt_us", to_json(LatencySummary::of(result.rtt))},
+                          {"interrupted", interrupted}};
+    std::printf("%s\n", doc.dump(2).c_str());
+  } else {
+    print_summary(server, result);
+  }
+  std::fflush(stdout);
+}
+
 }  // namespace
 
 int run_ping(const PingOptions& o) {
+  if (o.rping) return run_rping(o);
   if (o.count == 0) throw UsageError("--count must be at least 1");
   if (o.size < kMinPingBytes || o.size > kMaxMessageBytes)
     throw UsageError("--size must be 16 B to 1 GiB (a ping carries its sequence number)");
@@ -132,21 +155,25 @@ int run_ping(const PingOptions& o) {
     throw UsageError("--interval must be at least 0 and below --timeout");
   set_wait_timeout(std::chrono::duration_cast<Clock::duration>(
       std::chrono::duration<double>(o.timeout_s)));
-  const Placement placement = place_ends("ping", o.uri, o.server, o.peer, o.port);
-  if (placement.server) return run_server(o.uri, o.port, "");
+  const Placement placement = place_ends("ping", o.uri, o.uri_given, o.server, o.peer, o.port);
+  if (!placement.server && o.stats_s != 0)
+    throw UsageError("--stats is an option of --server (a client prints its counters at the end)");
+  if (placement.server) return run_server(placement.uri, o.port, "", o.stats_s);
 
   std::unique_ptr<LocalServer> local;
-  if (placement.in_process) local = std::make_unique<LocalServer>(o.uri, o.port.value_or(0));
+  if (placement.in_process)
+    local = std::make_unique<LocalServer>(placement.uri, o.port.value_or(0));
   const SocketAddress server = local ? local->address() : placement.peer;
   PingResult result;
+  const auto start = Clock::now();
   try {
     if (!o.json) {
       std::printf("PING %s over %s%s: %" PRIu64 "-byte messages\n", server.text().c_str(),
-                  o.uri.c_str(), local ? " (both ends in this process)" : "", o.size);
+                  placement.uri.c_str(), local ? " (both ends in this process)" : "", o.size);
       std::fflush(stdout);
     }
     ClientOptions options;
-    options.uri = o.uri;
+    options.uri = placement.uri;
     options.buffer_bytes = o.size;
     options.notifications = o.events;
     Client client(options, server);
@@ -156,7 +183,7 @@ int run_ping(const PingOptions& o) {
       std::fflush(stdout);
     }
     try {
-      result = ping(client, o);
+      ping(client, o, result);
     } catch (const Error& e) {
       client.abandon(e.what());
       throw;
@@ -164,6 +191,11 @@ int run_ping(const PingOptions& o) {
     client.finish();
   } catch (const Error& e) {
     std::optional<std::string> server_error = local ? local->finish() : std::nullopt;
+    // Interrupted (SIGINT/SIGTERM): what completed is still reported, as ping(8) does.
+    if (stop_requested() && (o.json || result.sent != 0)) {
+      result.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+      print_result(o, placement, server.text(), result, /*interrupted=*/true);
+    }
     if (server_error) throw Error(std::string(e.what()) + "; the in-process server: " + *server_error);
     throw;
   }
@@ -171,21 +203,7 @@ int run_ping(const PingOptions& o) {
     if (std::optional<std::string> error = local->finish())
       throw Error("the in-process server: " + *error);
   }
-  if (o.json) {
-    nlohmann::json doc = {{"command", "ping"},
-                          {"uri", o.uri},
-                          {"server", server.text()},
-                          {"in_process", placement.in_process},
-                          {"bytes", o.size},
-                          {"sent", result.sent},
-                          {"received", result.received},
-                          {"seconds", result.seconds},
-                          {"connect_ms", result.connect_ms},
-                          {"rtt_us", to_json(LatencySummary::of(result.rtt))}};
-    std::printf("%s\n", doc.dump(2).c_str());
-  } else {
-    print_summary(server.text(), result);
-  }
+  print_result(o, placement, server.text(), result, /*interrupted=*/false);
   return 0;
 }
 

@@ -48,6 +48,17 @@ void write_block(std::ofstream& out, const std::string& id,
 void check_plot_file(const std::string& file) {
   if (!ends_with(file, ".svg") && !ends_with(file, ".png"))
     throw UsageError("--plot FILE must end in .svg or .png");
+  // Checked before the run: a chart that cannot be written must not cost a measurement.
+  const size_t slash = file.rfind('/');
+  const std::string dir =
+      slash == std::string::npos ? "." : slash == 0 ? "/" : file.substr(0, slash);
+  if (access(dir.c_str(), F_OK) != 0)
+    throw UsageError("--plot " + file + ": the directory " + dir + " does not exist");
+  if (access(dir.c_str(), W_OK | X_OK) != 0)
+    throw UsageError("--plot " + file + ": the directory " + dir + " is not writable");
+  for (const std::string& path : {file, file + ".gp"})
+    if (access(path.c_str(), F_OK) == 0 && access(path.c_str(), W_OK) != 0)
+      throw UsageError("--plot " + file + ": " + path + " exists and is not writable");
 }
 
 void require_gnuplot() {
@@ -95,7 +106,9 @@ void write_plot(const std::string& file, const std::string& title,
       ids[name] = "s" + std::to_string(index);
       write_block(out, ids[name], rows);
     }
-    out << "set logscale x 2\nset format x '%.0b%B'\nset grid\nset key outside right top\n"
+    // Sizes on a log-2 axis: 2 B and 8 MiB both readable, no size sits on zero.
+    out << "set logscale x 2\nset format x '%.0b%B'\n"
+        << "set grid\nset key outside right top\n"
         << "set xlabel 'message size [bytes]'\n"
         << "set multiplot layout " << (any_bandwidth ? 2 : 1) << ",1 title " << quoted(title)
         << "\n";

@@ -10,7 +10,8 @@
 
 namespace softndk::cli {
 
-// UsageError unless FILE ends in .svg or .png.
+// UsageError unless FILE ends in .svg or .png and FILE and FILE.gp can be written (their
+// directory exists and is writable; an existing file is writable).
 void check_plot_file(const std::string& file);
 // Error when no gnuplot executable is on PATH (checked before a run, not after it).
 void require_gnuplot();

@@ -197,7 +197,8 @@ std::optional<std::string> decode_rejection(std::span<const std::byte> bytes) {
 //   0 magic u32 | 4 type u16 | 6 version u8 | 7 flags u8 | 8 address u64 | 16 bytes u64
 //   24 token u32 | 28 adapter_flags u32 | 32 op u8 | 33 mode u8 | 34 sge u16 | 36 cq_mod u32
 //   40 size u64 | 48 credit_batch u32 | 52 duration_ms u32 | 56 count u64
-//   64 counters 10 x u64 (SOFTNDK_ADAPTER_COUNTERS order) | 144 notifications u64
+//   64 counters 10 x u64 (SOFTNDK_ADAPTER_COUNTERS order; ByeAck)
+//      or 64 cpu_us u64 | 72 wall_us u64 (TestDone)        | 144 notifications u64
 //   152 text (104 bytes, NUL-padded)
 
 namespace {
@@ -228,8 +229,13 @@ void encode_message(const ControlMessage& m, std::span<std::byte, kControlMessag
   put<uint32_t>(p, 48, m.test.credit_batch);
   put<uint32_t>(p, 52, m.test.duration_ms);
   put<uint64_t>(p, 56, m.count);
-  for (size_t i = 0; i < kCounterFields.size(); ++i)
-    put<uint64_t>(p, kCountersOffset + 8 * i, m.counters.*kCounterFields[i].member);
+  if (m.type == MessageType::TestDone) {
+    put<uint64_t>(p, kCountersOffset, m.cpu_us);
+    put<uint64_t>(p, kCountersOffset + 8, m.wall_us);
+  } else {
+    for (size_t i = 0; i < kCounterFields.size(); ++i)
+      put<uint64_t>(p, kCountersOffset + 8 * i, m.counters.*kCounterFields[i].member);
+  }
   put<uint64_t>(p, kNotificationsOffset, m.notifications);
   std::memcpy(p + kTextOffset, m.text.data(), std::min(m.text.size(), kControlTextBytes - 1));
 }
@@ -256,8 +262,15 @@ bool decode_message(std::span<const std::byte> bytes, ControlMessage* m) {
   m->test.credit_batch = get<uint32_t>(p, 48);
   m->test.duration_ms = get<uint32_t>(p, 52);
   m->count = get<uint64_t>(p, 56);
-  for (size_t i = 0; i < kCounterFields.size(); ++i)
-    m->counters.*kCounterFields[i].member = get<uint64_t>(p, kCountersOffset + 8 * i);
+  m->counters = {};
+  m->cpu_us = m->wall_us = 0;
+  if (m->type == MessageType::TestDone) {
+    m->cpu_us = get<uint64_t>(p, kCountersOffset);
+    m->wall_us = get<uint64_t>(p, kCountersOffset + 8);
+  } else {
+    for (size_t i = 0; i < kCounterFields.size(); ++i)
+      m->counters.*kCounterFields[i].member = get<uint64_t>(p, kCountersOffset + 8 * i);
+  }
   m->notifications = get<uint64_t>(p, kNotificationsOffset);
   m->text.clear();
   for (size_t i = 0; i < kControlTextBytes && p[kTextOffset + i] != std::byte{0}; ++i)

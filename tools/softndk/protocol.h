@@ -17,7 +17,8 @@ namespace softndk::cli {
 
 // 2: Welcome carries the server's CRC request, TestDone how the server waited (flags byte and
 // notification count); the Failure text is 104 bytes (was 112).
-inline constexpr uint8_t kProtocolVersion = 2;
+// 3: TestDone carries the server's CPU time and wall time during the test.
+inline constexpr uint8_t kProtocolVersion = 3;
 
 // What a test measures. Data operations move messages; memory operations are the
 // registration work NDK consumers do around them.
@@ -120,6 +121,8 @@ struct ControlMessage {
   TestParams test;             // TestBegin
   uint64_t count = 0;          // TestEnd/TestDone
   uint64_t notifications = 0;  // TestDone: CQ notifications the server's CQ got in the test
+  uint64_t cpu_us = 0;         // TestDone: the server process's user + system time in the test
+  uint64_t wall_us = 0;        // TestDone: the wall-clock time cpu_us was measured over
   SOFTNDK_ADAPTER_COUNTERS counters{};  // ByeAck
   std::string text;                     // Failure (at most kControlTextBytes - 1 bytes kept)
 };

@@ -53,6 +53,15 @@ const char* latency_note(LatencyKind kind) {
 
 double megabytes_per_second(const Measurement& m) { return m.bytes_per_second() / 1e6; }
 
+// CPU use of client and server during the test, as perftest's --cpu_util: "CPU cl/sv[%]".
+constexpr const char* kCpuTitle = "CPU cl/sv[%]";
+std::string cpu_cell(const Measurement& m) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%5.0f/%-5.0f", m.client_cpu.percent(),
+                m.server_cpu.percent());
+  return std::string(text);
+}
+
 }  // namespace
 
 std::string format_size(uint64_t bytes) {
@@ -165,16 +174,19 @@ void PerfTable::begin(Op op, Mode mode) {
   std::fprintf(out_, "%s\n", kRule);
   if (is_memory_op(op)) {
     std::fprintf(out_, " %s\n", op_title(op));
-    std::fprintf(out_, " %-14s %9s %12s %14s %10s %10s %10s %10s\n", "op", "#bytes",
-                 "#iterations", "ops/s", "p50[us]", "p99[us]", "p99.9[us]", "max[us]");
+    std::fprintf(out_, " %-14s %9s %12s %14s %10s %10s %10s %10s %s\n", "op", "#bytes",
+                 "#iterations", "ops/s", "p50[us]", "p99[us]", "p99.9[us]", "max[us]",
+                 kCpuTitle);
   } else if (mode == Mode::Latency) {
     std::fprintf(out_, " %s %s\n", op_title(op), mode_title(mode));
-    std::fprintf(out_, " %9s %12s %10s %10s %10s %10s %10s %10s\n", "#bytes", "#iterations",
-                 "t_min[us]", "t_avg[us]", "p50[us]", "p99[us]", "p99.9[us]", "t_max[us]");
+    std::fprintf(out_, " %9s %12s %10s %10s %10s %10s %10s %10s %s\n", "#bytes", "#iterations",
+                 "t_min[us]", "t_avg[us]", "p50[us]", "p99[us]", "p99.9[us]", "t_max[us]",
+                 kCpuTitle);
   } else {
     std::fprintf(out_, " %s %s\n", op_title(op), mode_title(mode));
-    std::fprintf(out_, " %9s %12s %14s %15s %10s %10s %10s %10s\n", "#bytes", "#iterations",
-                 "BW avg[MB/s]", "MsgRate[Mmsg/s]", "p50[us]", "p99[us]", "p99.9[us]", "max[us]");
+    std::fprintf(out_, " %9s %12s %14s %15s %10s %10s %10s %10s %s\n", "#bytes", "#iterations",
+                 "BW avg[MB/s]", "MsgRate[Mmsg/s]", "p50[us]", "p99[us]", "p99.9[us]", "max[us]",
+                 kCpuTitle);
   }
   std::fflush(out_);
 }
@@ -183,24 +195,31 @@ void PerfTable::row(const Measurement& m) {
   const LatencySummary& l = m.latency;
   kind_ = m.latency_kind;
   if (is_memory_op(op_)) {
-    std::fprintf(out_, " %-14s %9" PRIu64 " %12" PRIu64 " %14.1f %10.2f %10.2f %10.2f %10.2f\n",
+    std::fprintf(out_,
+                 " %-14s %9" PRIu64 " %12" PRIu64 " %14.1f %10.2f %10.2f %10.2f %10.2f %s\n",
                  m.name.c_str(), m.size, m.iterations, m.ops_per_second(), l.p50_us, l.p99_us,
-                 l.p999_us, l.max_us);
+                 l.p999_us, l.max_us, cpu_cell(m).c_str());
   } else if (mode_ == Mode::Latency) {
-    std::fprintf(out_, " %9" PRIu64 " %12" PRIu64 " %10.2f %10.2f %10.2f %10.2f %10.2f %10.2f\n",
+    std::fprintf(out_,
+                 " %9" PRIu64 " %12" PRIu64 " %10.2f %10.2f %10.2f %10.2f %10.2f %10.2f %s\n",
                  m.size, m.iterations, l.min_us, l.avg_us, l.p50_us, l.p99_us, l.p999_us,
-                 l.max_us);
+                 l.max_us, cpu_cell(m).c_str());
   } else {
-    std::fprintf(out_, " %9" PRIu64 " %12" PRIu64 " %14.2f %15.6f %10.2f %10.2f %10.2f %10.2f\n",
+    std::fprintf(out_,
+                 " %9" PRIu64 " %12" PRIu64 " %14.2f %15.6f %10.2f %10.2f %10.2f %10.2f %s\n",
                  m.size, m.iterations, megabytes_per_second(m), m.ops_per_second() / 1e6, l.p50_us,
-                 l.p99_us, l.p999_us, l.max_us);
+                 l.p99_us, l.p999_us, l.max_us, cpu_cell(m).c_str());
   }
   std::fflush(out_);
 }
 
 void PerfTable::end() {
   if (!open_) return;
-  std::fprintf(out_, "%s\n %s\n", kRule, latency_note(kind_));
+  std::fprintf(out_, "%s\n %s\n %s\n", kRule, latency_note(kind_),
+               run_.in_process ? "CPU: user+system time over wall time of this process during "
+                                 "each test (both ends are in it: cl = sv)"
+                               : "CPU: user+system time over wall time of the client and of the "
+                                 "server process during each test");
   std::fflush(out_);
   open_ = false;
 }
@@ -239,7 +258,9 @@ nlohmann::json to_json(const Measurement& m) {
                       {"latency_kind", latency_kind_name(m.latency_kind)},
                       {"latency_us", to_json(m.latency)},
                       {"server_completions", m.server_notifications ? "notifications" : "polling"},
-                      {"server_cq_notifications", m.server_notification_count}};
+                      {"server_cq_notifications", m.server_notification_count},
+                      {"cpu_percent",
+                       {{"client", m.client_cpu.percent()}, {"server", m.server_cpu.percent()}}}};
   if (m.moves_data) {
     j["mb_per_second"] = m.bytes_per_second() / 1e6;
     j["gbit_per_second"] = m.bytes_per_second() * 8 / 1e9;

@@ -4,11 +4,15 @@
 // the server sleeps on a CQ notification instead of spinning.
 #include "server.h"
 
+#include <unistd.h>
+
 #include <cinttypes>
 #include <cstdio>
 #include <cstring>
 #include <vector>
 
+#include "counters.h"
+#include "cpu.h"
 #include "options.h"
 #include "session.h"
 
@@ -76,6 +80,9 @@ class Responder {
         const bool notified = s_.cq().notifications();
         done.flags = notified ? kFlagServerNotified : 0;
         done.notifications = s_.cq().notification_count() - notifications_at_begin_;
+        const CpuUse cpu = CpuUse::between(cpu_at_begin_, CpuSample::now());
+        done.cpu_us = cpu.cpu_us;
+        done.wall_us = cpu.wall_us;
         if (notified) ++notified_tests_;
         notifications_ += done.notifications;
         s_.set_notifications(s_.shape().notifications);  // back to the client's choice
@@ -107,6 +114,7 @@ class Responder {
         std::fill(uncredited_.begin(), uncredited_.end(), 0);
         ++tests_;
         notifications_at_begin_ = s_.cq().notification_count();
+        cpu_at_begin_ = CpuSample::now();
         {
           ControlMessage ready;
           ready.type = MessageType::TestReady;
@@ -122,6 +130,10 @@ class Responder {
         return true;
       case MessageType::Bye:
         return false;
+      case MessageType::Failure:
+        // The client stopped (interrupted, or its own error) and said why: not a protocol
+        // error of the server's.
+        throw PeerGaveUp("the client", m.text);
       default:
         throw Error(std::string("protocol error: unexpected ") + message_name(m.type));
     }
@@ -215,6 +227,7 @@ class Responder {
   uint64_t outstanding_ = 0;  // the server's own sends and writes not yet completed
   std::vector<uint32_t> uncredited_;
   uint64_t notifications_at_begin_ = 0;
+  CpuSample cpu_at_begin_;
   uint64_t tests_ = 0;
   uint64_t notified_tests_ = 0;  // tests through which the server waited on notifications
   uint64_t notifications_ = 0;   // CQ notifications during those tests
@@ -329,10 +342,53 @@ std::optional<Server::Incoming> Server::next_incoming(Clock::time_point deadline
   return in;
 }
 
+void Server::print_counters_line() {
+  const SOFTNDK_ADAPTER_COUNTERS c = adapter_.counters();
+  std::string line = "counters";
+  for (const CounterField& f : kCounterFields)
+    line += std::string(" ") + f.name + "=" + std::to_string(c.*f.member);
+  const uint64_t active = active_session_.load();
+  line += active != 0 ? " (a session is running)" : " (idle)";
+  std::printf("%s\n", line.c_str());
+  std::fflush(stdout);
+}
+
+void Server::report_counters_until(const std::atomic<bool>& done) {
+  const auto period = std::chrono::duration_cast<Clock::duration>(
+      std::chrono::duration<double>(options_.stats_s));
+  auto next = options_.stats_s > 0 ? Clock::now() + period : Clock::time_point::max();
+  while (!done.load()) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    const bool asked = take_counters_request();
+    const auto now = Clock::now();
+    if (!asked && now < next) continue;
+    if (now >= next) next = now + period;
+    try {
+      print_counters_line();
+    } catch (const Error& e) {
+      std::fprintf(stderr, "softndk: %s\n", e.what());
+    }
+  }
+}
+
 void Server::serve() {
+  std::atomic<bool> done{false};
+  std::thread reporter;
+  if (options_.verbose) reporter = std::thread([&] { report_counters_until(done); });
+  struct Join {
+    std::atomic<bool>& done;
+    std::thread& thread;
+    ~Join() {
+      done = true;
+      if (thread.joinable()) thread.join();
+    }
+  } join{done, reporter};
   if (options_.verbose) {
     std::printf("softndk server listening on %s (%s); serves `softndk ping` and `softndk perf`\n",
                 address_.text().c_str(), options_.uri.c_str());
+    std::printf("data path: %s\n", adapter_.data_path().c_str());
+    std::printf("counters: `kill -USR1 %d`%s\n", static_cast<int>(getpid()),
+                options_.stats_s > 0 ? ", and every --stats period" : " (or --stats SECONDS)");
     if (crc_ == CrcRequest::On) {
       std::printf("MPA CRC: requested (every connection uses CRC, whatever the client asks)\n");
     } else if (crc_ == CrcRequest::Off) {
@@ -359,6 +415,13 @@ void Server::serve() {
     ++sessions_;
     try {
       run_session(*in);
+    } catch (const PeerGaveUp& e) {
+      active_session_ = 0;
+      if (options_.once) throw;
+      std::printf("session %" PRIu64 " from %s ended: the client gave up (%s)\n", sessions_,
+                  in->peer.c_str(), e.reason().c_str());
+      std::fflush(stdout);
+      continue;
     } catch (const Error& e) {
       active_session_ = 0;
       if (options_.once) throw;
@@ -417,6 +480,8 @@ void Server::run_session(const Incoming& control) {
   Responder responder(session, hello.address, hello.token);
   try {
     responder.run();
+  } catch (const PeerGaveUp&) {
+    throw;  // nobody to tell
   } catch (const Error& e) {
     session.send_failure(e.what());
     throw;
@@ -438,7 +503,14 @@ void Server::run_session(const Incoming& control) {
       if (!session.link(i).peer_gone()) return false;
     return true;
   };
-  while (!all_gone() && Clock::now() < deadline) session.progress({}, Clock::now() + kStopCheck);
+  // The session is complete: a stop requested now (SIGINT/SIGTERM shortly after the client
+  // left) ends this wait, not the session, which is logged as ended.
+  try {
+    while (!all_gone() && Clock::now() < deadline && !stopping())
+      session.progress({}, Clock::now() + kStopCheck);
+  } catch (const Error&) {
+    if (!stopping()) throw;
+  }
   if (options_.verbose) {
     std::printf("session %" PRIu64 " from %s ended: %" PRIu64 " test(s), %" PRIu64
                 " of them waited on CQ notifications (%" PRIu64 " notifications)\n",

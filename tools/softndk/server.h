@@ -29,6 +29,7 @@ struct ServerOptions {
   bool once = false;             // return after one session; a failed session throws
   bool verbose = true;           // a line per session on stdout
   const std::atomic<bool>* stop = nullptr;  // extra stop flag (LocalServer)
+  double stats_s = 0;  // print the adapter's counters this often while serving (0: never)
 };
 
 class Server {
@@ -55,6 +56,10 @@ class Server {
   bool stopping() const;
   std::optional<Incoming> next_incoming(Clock::time_point deadline);
   void run_session(const Incoming& control);
+  // The counters line: every options_.stats_s and on SIGUSR1, on its own thread (sessions
+  // block the serving thread), until serve() returns.
+  void report_counters_until(const std::atomic<bool>& done);
+  void print_counters_line();
 
   ServerOptions options_;
   Adapter adapter_;

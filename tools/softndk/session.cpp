@@ -121,13 +121,6 @@ std::string describe_connect_failure(NTSTATUS status, const std::string& peer,
 }
 
 // ---------------------------------------------------------------------------------------------
-// Link
-
-void Link::on_disconnect(void* context, ULONG reason) {
-  static_cast<Link*>(context)->disconnect_reason_.store(uint64_t{reason} + 1);
-}
-
-// ---------------------------------------------------------------------------------------------
 // Session
 
 Session::Session(Adapter& adapter, const SessionShape& shape, std::string peer_name)
@@ -167,7 +160,7 @@ void Session::create_qp(Link& link, bool is_control) {
     return pd_->Dispatch->NdkCreateQp(pd_.get(), cq_.get(), cq_.get(), &link, receives,
                                       initiator, sge, sge, inline_bytes, cb, ctx, out);
   }));
-  // Receives go in before the connection exists (ndkpi.md 4.5.2, 4.5.3).
+  // Receives go in before the connection exists (Microsoft's NDKPI reference).
   for (uint32_t slot = 0; slot < receives; ++slot) {
     if (is_control) {
       post_control_receive(slot);
@@ -186,27 +179,23 @@ void Session::connect(Link& link, const SocketAddress& source, const SocketAddre
         return adapter_.d()->NdkCreateConnector(adapter_.get(), cb, ctx, out);
       }));
   std::vector<std::byte> private_data = encode_request(request);
-  SocketAddress from = source;
-  SocketAddress to = server;
   NDK_CONNECTOR* c = link.connector();
-  NTSTATUS status;
-  try {
-    status = run_request("NdkConnect", [&](auto cb, void* ctx) {
-      return c->Dispatch->NdkConnect(c, link.qp(), from.get(), from.length(), to.get(),
-                                     to.length(), shape_.read_limit, shape_.read_limit,
-                                     private_data.data(),
-                                     static_cast<ULONG>(private_data.size()), cb, ctx);
-    });
-  } catch (const Error& e) {
-    if (e.status() != STATUS_IO_TIMEOUT) throw;
+  ndkxx::ConnectParams params{shape_.read_limit, shape_.read_limit, private_data.data(),
+                              static_cast<ULONG>(private_data.size())};
+  ndkxx::Request connect;
+  ndkxx::start_connect(connect, c, link.qp(), source.storage(), server.storage(), params);
+  ndkxx::Outcome outcome = connect.finish(stoppable_wait());
+  if (outcome.timed_out) {
+    check_stop();
     throw Error(describe_connect_failure(STATUS_IO_TIMEOUT, server.text(), std::nullopt) +
                     " (no completion within " + timeout_text() + ")",
                 STATUS_IO_TIMEOUT);
   }
+  NTSTATUS status = outcome.status;
   if (status != STATUS_SUCCESS) {
     std::optional<std::string> rejection;
     if (status == STATUS_CONNECTION_REFUSED) {
-      // The reject private data (ndkpi.md 2.11.6): RDS first, then the bytes.
+      // The reject private data (Microsoft's NDKPI reference): RDS first, then the bytes.
       ULONG length = 0;
       if (c->Dispatch->NdkGetConnectionData(c, nullptr, nullptr, nullptr, &length) ==
               STATUS_SUCCESS &&
@@ -219,9 +208,11 @@ void Session::connect(Link& link, const SocketAddress& source, const SocketAddre
     }
     throw Error(describe_connect_failure(status, server.text(), rejection), status);
   }
-  status = run_request("NdkCompleteConnectEx", [&](auto cb, void* ctx) {
-    return c->Dispatch->NdkCompleteConnectEx(c, &Link::on_disconnect, &link, cb, ctx);
-  });
+  ndkxx::Request complete;
+  ndkxx::start_complete_connect(complete, c, {&link.disconnects_, true});
+  outcome = complete.finish(stoppable_wait());
+  if (outcome.timed_out) throw_unfinished("NdkCompleteConnectEx");
+  status = outcome.status;
   if (status != STATUS_SUCCESS)
     throw Error("completing the connection to " + server.text() + " failed: " +
                     status_text(status) +
@@ -232,11 +223,12 @@ void Session::connect(Link& link, const SocketAddress& source, const SocketAddre
 void Session::accept(Link& link, NDK_CONNECTOR* incoming) {
   link.connector_.reset(incoming);
   create_qp(link, &link == &control_);
-  request("NdkAcceptEx", [&](auto cb, void* ctx) {
-    return incoming->Dispatch->NdkAcceptEx(incoming, link.qp(), shape_.read_limit,
-                                           shape_.read_limit, nullptr, 0, &Link::on_disconnect,
-                                           &link, cb, ctx);
-  });
+  ndkxx::Request accept;
+  ndkxx::start_accept(accept, incoming, link.qp(), {shape_.read_limit, shape_.read_limit},
+                      {&link.disconnects_, true});
+  ndkxx::Outcome outcome = accept.finish(stoppable_wait());
+  if (outcome.timed_out) throw_unfinished("NdkAcceptEx");
+  if (!outcome.ok()) throw_status("NdkAcceptEx", outcome.status);
 }
 
 void Session::disconnect_all() {
@@ -244,13 +236,9 @@ void Session::disconnect_all() {
   auto disconnect = [](Link& link) {
     NDK_CONNECTOR* c = link.connector();
     if (c == nullptr || link.qp() == nullptr) return;
-    try {
-      run_request("NdkDisconnect", [&](auto cb, void* ctx) {
-        return c->Dispatch->NdkDisconnect(c, cb, ctx);
-      });
-    } catch (const Error&) {
-      // The connection ends either way; closing the connector finishes it.
-    }
+    // The connection ends either way (a failure, a timeout, a stop): closing the connector
+    // finishes it.
+    ndkxx::disconnect(c, stoppable_wait());
   };
   for (auto& l : links_) disconnect(*l);
   disconnect(control_);
@@ -260,21 +248,28 @@ void Session::check_links() {
   if (expect_disconnect_) return;
   if (!any_peer_gone()) return;
   // A Failure message that arrived first says why: take in what the CQ still holds (the
-  // session is over, other completions no longer matter).
+  // session is over, other completions no longer matter). The connections are separate, so a
+  // data connection's abort can overtake the Failure the peer sent just before it on the
+  // control connection: give that message a moment (200 ms) to arrive.
   NDK_RESULT_EX results[kBatch];
-  for (ULONG n; (n = cq_.poll(results, kBatch)) != 0;) {
-    for (ULONG i = 0; i < n; ++i) {
-      ControlMessage m;
-      ContextParts c = split_context(results[i].RequestContext);
-      if (results[i].Status == STATUS_SUCCESS && c.tag == Tag::ControlReceive &&
-          decode_message({control_buffer_->data() + c.slot * kControlMessageBytes,
-                          results[i].BytesTransferred},
-                         &m))
-        inbox_.push_back(m);
+  const auto grace = Clock::now() + std::chrono::milliseconds(200);
+  for (;;) {
+    for (ULONG n; (n = cq_.poll(results, kBatch)) != 0;) {
+      for (ULONG i = 0; i < n; ++i) {
+        ControlMessage m;
+        ContextParts c = split_context(results[i].RequestContext);
+        if (results[i].Status == STATUS_SUCCESS && c.tag == Tag::ControlReceive &&
+            decode_message({control_buffer_->data() + c.slot * kControlMessageBytes,
+                            results[i].BytesTransferred},
+                           &m))
+          inbox_.push_back(m);
+      }
     }
+    for (const ControlMessage& m : inbox_)
+      if (m.type == MessageType::Failure) throw PeerGaveUp(peer_name_, m.text);
+    if (Clock::now() >= grace) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
-  for (const ControlMessage& m : inbox_)
-    if (m.type == MessageType::Failure) throw Error(peer_name_ + " gave up: " + m.text);
   // ProviderDisconnectReason 1: the peer disconnected gracefully; otherwise an abort, which
   // either side may have caused (a Terminate, a reset, a local error).
   auto lost = [&](const Link& l, const std::string& which) {
@@ -294,7 +289,7 @@ void Session::fail_completion(const NDK_RESULT_EX& r) {
   if (expect_disconnect_ && r.Status == STATUS_CANCELLED) return;
   check_links();
   for (const ControlMessage& m : inbox_)
-    if (m.type == MessageType::Failure) throw Error(peer_name_ + " gave up: " + m.text);
+    if (m.type == MessageType::Failure) throw PeerGaveUp(peer_name_, m.text);
   std::string where = c.tag == Tag::ControlReceive || c.tag == Tag::ControlSend
                           ? "the control link"
                           : "data link " + std::to_string(c.link);
@@ -394,6 +389,12 @@ void Session::send_failure(const std::string& why) {
       if (sent) break;
       std::this_thread::yield();
     }
+    // Then end the control connection gracefully: closing a connector aborts its connection,
+    // and a reset can overtake a message the peer has not read yet (seen: the server then
+    // reported "the control connection to the client was aborted" instead of our reason).
+    // The FIN follows the Failure in order. Bounded: the peer may be gone.
+    if (NDK_CONNECTOR* c = control_.connector(); c != nullptr && !control_.peer_gone())
+      ndkxx::disconnect(c, ndkxx::Wait{std::chrono::milliseconds(500)});
   } catch (const std::exception&) {
     // The session is being given up anyway.
   }
@@ -419,7 +420,7 @@ ControlMessage Session::expect_control(MessageType type, const Handler& handler)
   const auto deadline = deadline_from_now();
   for (;;) {
     if (std::optional<ControlMessage> m = take_control()) {
-      if (m->type == MessageType::Failure) throw Error(peer_name_ + " gave up: " + m->text);
+      if (m->type == MessageType::Failure) throw PeerGaveUp(peer_name_, m->text);
       if (m->type != type)
         throw Error(std::string("protocol error: expected ") + message_name(type) + " from " +
                     peer_name_ + ", got " + message_name(m->type));

@@ -17,6 +17,7 @@
 
 #include "address.h"
 #include "ndk.h"
+#include "ndkxx/connection.h"
 #include "protocol.h"
 
 namespace softndk::cli {
@@ -90,14 +91,13 @@ class Link {
   NDK_QP* qp() const { return qp_.get(); }
   NDK_CONNECTOR* connector() const { return connector_.get(); }
   uint32_t index() const { return index_; }
-  bool peer_gone() const { return disconnect_reason_.load() != 0; }
-  ULONG disconnect_reason() const { return disconnect_reason_.load() - 1; }
+  bool peer_gone() const { return disconnects_.count.load() != 0; }
+  ULONG disconnect_reason() const { return disconnects_.reason.load(); }
 
  private:
   friend class Session;
-  static void on_disconnect(void* context, ULONG reason);
   uint32_t index_;
-  std::atomic<uint64_t> disconnect_reason_{0};  // reason + 1 once the disconnect event came
+  ndkxx::DisconnectEvents disconnects_;  // NdkCompleteConnectEx / NdkAcceptEx
   Owned<NDK_QP> qp_;
   Owned<NDK_CONNECTOR> connector_;  // after qp_: closed first
 };

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstdlib>
 #include <cstring>
 #include <mutex>
 #include <optional>
@@ -13,13 +14,16 @@
 
 #include <softndk/ndkpi.h>
 
+#include "transport/endpoint_table.h"
+#include "transport/placement.h"
 #include "util/spin_lock.h"
 
 namespace softndk::transport::loopback {
 namespace {
 
-constexpr uint16_t kEphemeralFirst = 49152;
-constexpr uint16_t kEphemeralLast = 65535;
+// Port 0: the dynamic range (RFC 6335), handed out in turn (in-process only: no other user).
+constexpr uint16_t kEphemeralFirst = EndpointTable::kEphemeralFirst;
+constexpr uint16_t kEphemeralLast = EndpointTable::kEphemeralLast;
 
 class LoopbackTransport;
 class LoopbackEndpoint;
@@ -50,6 +54,7 @@ class Fabric {
   std::map<SockAddr, Entry> endpoints;  // key: (ip or wildcard, port)
   std::set<FourTuple> connections;
   std::set<LoopbackTransport*> transports;
+  std::vector<std::weak_ptr<struct Pipe>> pipes;  // peer.vanish finds a transport's connections
   uint16_t next_ephemeral = kEphemeralFirst;
 };
 
@@ -59,12 +64,16 @@ class Fabric {
 struct Side {
   std::recursive_mutex mutex;      // guards the pointers below; held while delivering events
   Executor* executor = nullptr;    // cleared by cancel(): nothing is posted afterwards
+  LoopbackTransport* transport = nullptr;  // the adapter's (set at connect, never dereferenced
+                                           // after the pipe closed)
+  uint32_t silence_timeout_ms = 0;  // its adapter's link_timeout_ms= (peer.silent detection)
   ConnectionEvents* events = nullptr;
   LinkSink* sink = nullptr;
   // Deliveries into this side's sink (data path).
   util::SpinLock rx_lock;
   bool rx_open = false;
   std::atomic<std::thread::id> delivering{};
+  Placement placement;  // under rx_lock
   bool closed_notified = false;
 };
 
@@ -72,6 +81,7 @@ struct Pipe {
   std::mutex state_mutex;
   enum class Setup { Requested, Replied, Established, Failed } setup = Setup::Requested;
   bool closed = false;
+  std::atomic<bool> silent{false};  // peer.silent: the link carries nothing either way
   FourTuple tuple;
   Side sides[2];  // 0 active, 1 passive
 };
@@ -86,6 +96,14 @@ void post_to(Side& side, std::function<void(Side&)> work,
   });
 }
 
+// Closes the pipe once: the side `origin` is told `origin_kind`, the other `other_kind`.
+void close_pipe(const std::shared_ptr<Pipe>& pipe, int origin, LinkSink::CloseKind origin_kind,
+                LinkSink::CloseKind other_kind, const wire::TerminateMessage* terminate);
+// Delivers one segment into side `to`'s sink on this thread (the one copy).
+TxResult deliver(Pipe& pipe, int to, const TxSegment& segment);
+// peer.vanish: every connection of that adapter's transport aborts, as if its process died.
+void vanish(const LoopbackTransport* victim);
+
 class LoopbackConnection;
 
 class LoopbackLink final : public Link {
@@ -93,13 +111,18 @@ class LoopbackLink final : public Link {
   LoopbackLink(std::shared_ptr<Pipe> pipe, int index) : pipe_(std::move(pipe)), index_(index) {}
   size_t max_segment_payload(bool) const override { return size_t{1} << 30; }
   TxResult send(const TxSegment& segment) override;
-  void terminate(const TerminateReason& reason, const SegmentHeader* offending) override;
+  void terminate(const wire::TerminateMessage& message) override;
   void disconnect() override;
   void abort() override;
 
  private:
   void close_both(LinkSink::CloseKind local_kind, LinkSink::CloseKind peer_kind,
-                  const TerminateReason* reason, const SegmentHeader* offending);
+                  const wire::TerminateMessage* terminate) {
+    close_pipe(pipe_, index_, local_kind, peer_kind, terminate);
+  }
+  TxResult send_with_fault(const TxSegment& segment);
+  TxResult delay(const TxSegment& segment);
+  void fall_silent();
   std::shared_ptr<Pipe> pipe_;
   int index_;
 };
@@ -174,9 +197,11 @@ class LoopbackEndpoint final : public Endpoint {
 
 class LoopbackTransport final : public Transport {
  public:
-  LoopbackTransport(Executor* executor, std::vector<SockAddr> addresses)
-      : executor_(executor), addresses_(std::move(addresses)) {
+  LoopbackTransport(Executor* executor, std::vector<SockAddr> addresses, uint32_t timeout_ms)
+      : executor_(executor), addresses_(std::move(addresses)), timeout_ms_(timeout_ms) {
     caps_.name = "loopback";
+    caps_.data_path =
+        "direct (one copy: from the sender's memory into the receiver's, in this process)";
     caps_.direct_placement = true;
     caps_.in_order_placement = true;
     caps_.max_private_data_request = 56;
@@ -207,10 +232,12 @@ class LoopbackTransport final : public Transport {
                  const ConnectionParams& request, ConnectionEvents* events,
                  ConnectionPtr* out) override;
   Executor* executor() const { return executor_; }
+  uint32_t timeout_ms() const { return timeout_ms_; }
 
  private:
   Executor* executor_;
   std::vector<SockAddr> addresses_;
+  uint32_t timeout_ms_;
   Capabilities caps_;
 };
 
@@ -289,6 +316,15 @@ Status LoopbackTransport::connect(const EndpointRef& local, const SockAddr& remo
       if (listener != nullptr && !listener->transport()->owns_address(remote)) listener = nullptr;
     }
     fabric.connections.insert(pipe->tuple);
+    std::erase_if(fabric.pipes, [](const std::weak_ptr<Pipe>& p) { return p.expired(); });
+    // Set before the pipe is visible to peer.vanish, which compares them under this lock.
+    pipe->sides[0].transport = this;
+    pipe->sides[0].silence_timeout_ms = timeout_ms_;
+    if (listener != nullptr) {
+      pipe->sides[1].transport = listener->transport();
+      pipe->sides[1].silence_timeout_ms = listener->transport()->timeout_ms();
+    }
+    fabric.pipes.push_back(pipe);
   }
   Side& active = pipe->sides[0];
   active.executor = executor_;
@@ -430,59 +466,45 @@ void LoopbackConnection::cancel() {
 // Data path
 
 TxResult LoopbackLink::send(const TxSegment& segment) {
-  Side& peer = pipe_->sides[1 - index_];
+  if (segment.fault != TxFault::None) [[unlikely]] return send_with_fault(segment);
+  if (pipe_->silent.load(std::memory_order_acquire)) [[unlikely]] {
+    std::lock_guard lock(pipe_->state_mutex);
+    if (!pipe_->closed) return TxResult::Sent;  // peer.silent: swallowed
+  }
+  return deliver(*pipe_, 1 - index_, segment);
+}
+
+TxResult deliver(Pipe& pipe, int to, const TxSegment& segment) {
+  Side& peer = pipe.sides[to];
   std::lock_guard rx(peer.rx_lock);
   if (!peer.rx_open) return TxResult::Closed;
-  LinkSink* sink;
-  {
-    // The sink pointer changes only under rx_lock while rx_open, so it is stable here.
-    sink = peer.sink;
-  }
+  // The sink pointer changes only under rx_lock while rx_open, so it is stable here.
+  LinkSink* sink = peer.sink;
   if (sink == nullptr) return TxResult::Closed;
   peer.delivering.store(std::this_thread::get_id(), std::memory_order_relaxed);
-  RxVerdict verdict =
-      sink->rx_begin(segment.header, static_cast<uint32_t>(segment.payload_bytes));
+  RxVerdict verdict = sink->rx_begin(*segment.header);
   if (verdict == RxVerdict::Place) {
-    size_t piece = 0;
-    size_t piece_offset = 0;
-    size_t left = segment.payload_bytes;
-    while (left != 0) {
-      std::span<std::byte> out = sink->rx_next_span(left);
-      if (out.empty()) break;  // the sink refused the rest
-      size_t filled = 0;
-      while (filled < out.size()) {
-        const ConstPiece& p = segment.pieces[piece];
-        size_t n = std::min(out.size() - filled, p.bytes - piece_offset);
-        std::memcpy(out.data() + filled, p.data + piece_offset, n);
-        filled += n;
-        piece_offset += n;
-        if (piece_offset == p.bytes) {
-          ++piece;
-          piece_offset = 0;
-        }
-      }
-      left -= out.size();
-    }
+    // One copy, from the sender's gather list straight into the receiver's memory.
+    peer.placement.start(sink, segment.header->payload_bytes_);
+    for (size_t i = 0; i < segment.piece_count && peer.placement.left() != 0; ++i)
+      peer.placement.copy({segment.pieces[i].data, segment.pieces[i].bytes});
   }
   if (verdict != RxVerdict::Terminate) sink->rx_end(true);
   peer.delivering.store(std::thread::id{}, std::memory_order_relaxed);
   return peer.rx_open ? TxResult::Sent : TxResult::Refused;
 }
 
-void LoopbackLink::close_both(LinkSink::CloseKind local_kind, LinkSink::CloseKind peer_kind,
-                              const TerminateReason* reason, const SegmentHeader* offending) {
+void close_pipe(const std::shared_ptr<Pipe>& pipe_, int index_, LinkSink::CloseKind local_kind,
+                LinkSink::CloseKind peer_kind, const wire::TerminateMessage* terminate) {
   {
     std::lock_guard lock(pipe_->state_mutex);
     if (pipe_->closed) return;
     pipe_->closed = true;
   }
-  std::optional<TerminateReason> why;
-  if (reason != nullptr) why = *reason;
-  std::optional<SegmentHeader> header;
-  if (offending != nullptr) header = *offending;
+  std::optional<wire::TerminateMessage> message;
+  if (terminate != nullptr) message = *terminate;
   for (int i = 0; i < 2; ++i) {
     Side& side = pipe_->sides[i];
-    bool own = i == index_;
     // Stop deliveries into this side. Wait out one in progress on another thread, so that
     // no byte lands in the sink's memory after the close is reported.
     if (side.delivering.load() != std::this_thread::get_id()) {
@@ -491,28 +513,29 @@ void LoopbackLink::close_both(LinkSink::CloseKind local_kind, LinkSink::CloseKin
     } else {
       side.rx_open = false;  // this thread is inside that delivery and holds rx_lock
     }
-    LinkSink::CloseKind kind = own ? local_kind : peer_kind;
-    // The peer learns our reason and which of its segments we refused; we learn the reason.
-    const bool with_reason = why.has_value();
-    const bool with_header = !own && header.has_value();
-    TerminateReason r = with_reason ? *why : TerminateReason{};
-    SegmentHeader h = with_header ? *header : SegmentHeader{};
-    post_to(side, [kind, with_reason, with_header, r, h](Side& s) {
+    LinkSink::CloseKind kind = i == index_ ? local_kind : peer_kind;
+    post_to(side, [kind, message](Side& s) {
       if (s.sink == nullptr || s.closed_notified) return;
       s.closed_notified = true;
-      s.sink->link_closed(kind, with_reason ? &r : nullptr, with_header ? &h : nullptr);
+      s.sink->link_closed(kind, message.has_value() ? &*message : nullptr);
     }, pipe_);
   }
 }
 
-void LoopbackLink::terminate(const TerminateReason& reason, const SegmentHeader* offending) {
-  close_both(LinkSink::CloseKind::Terminated, LinkSink::CloseKind::Terminated, &reason,
-             offending);
+void LoopbackLink::terminate(const wire::TerminateMessage& message) {
+  // Both sides learn the whole message; the peer's may name one of its segments.
+  close_both(LinkSink::CloseKind::TerminateSent, LinkSink::CloseKind::TerminateReceived,
+             &message);
 }
 
 void LoopbackLink::disconnect() {
-  // No half-close: the peer answers at once (ndkpi.md 4.5.7), both sides see a graceful close.
-  close_both(LinkSink::CloseKind::Graceful, LinkSink::CloseKind::Graceful, nullptr, nullptr);
+  {
+    // peer.silent: the peer never answers; the disconnect's own timeout ends it (the connector).
+    std::lock_guard lock(pipe_->state_mutex);
+    if (pipe_->silent.load() && !pipe_->closed) return;
+  }
+  // No half-close: the peer answers at once (docs/architecture.md, interpretations: no half-closed state), both sides see a graceful close.
+  close_both(LinkSink::CloseKind::Graceful, LinkSink::CloseKind::Graceful, nullptr);
 }
 
 void LoopbackLink::abort() {
@@ -530,7 +553,100 @@ void LoopbackLink::abort() {
       if (pipe_->setup != Pipe::Setup::Replied) return;
     }
   }
-  close_both(LinkSink::CloseKind::Aborted, LinkSink::CloseKind::Aborted, nullptr, nullptr);
+  close_both(LinkSink::CloseKind::Aborted, LinkSink::CloseKind::Aborted, nullptr);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Faults the core marked on a segment (docs/faults.md)
+
+TxResult LoopbackLink::send_with_fault(const TxSegment& segment) {
+  switch (segment.fault) {
+    case TxFault::Corrupt: {
+      // What the peer's link does with an FPDU whose CRC fails (RFC 5044): it terminates with
+      // the MPA CRC error; the segment is never placed.
+      wire::TerminateMessage message = wire::make_terminate(wire::kCheckCrc, *segment.header);
+      close_pipe(pipe_, 1 - index_, LinkSink::CloseKind::TerminateSent,
+                 LinkSink::CloseKind::TerminateReceived, &message);
+      return TxResult::Refused;
+    }
+    case TxFault::Drop: {
+      std::lock_guard lock(pipe_->state_mutex);
+      return pipe_->closed ? TxResult::Closed : TxResult::Sent;  // lost after it left
+    }
+    case TxFault::Delay:
+      return delay(segment);
+    case TxFault::Silence:
+      fall_silent();
+      return TxResult::Sent;
+    case TxFault::VanishPeer:
+      vanish(pipe_->sides[1 - index_].transport);
+      return TxResult::Closed;
+    case TxFault::None:
+      break;
+  }
+  return deliver(*pipe_, 1 - index_, segment);
+}
+
+TxResult LoopbackLink::delay(const TxSegment& segment) {
+  // Held: the core sends nothing more until link_writable(), so order is kept; the payload
+  // stays the core's (valid until then), the header and the piece list are copied.
+  struct Held {
+    wire::UlpduHeader header;
+    std::vector<ConstPiece> pieces;
+  };
+  auto held = std::make_shared<Held>();
+  held->header = *segment.header;
+  held->pieces.assign(segment.pieces, segment.pieces + segment.piece_count);
+  Side& self = pipe_->sides[index_];
+  std::lock_guard lock(self.mutex);
+  if (self.executor == nullptr) return TxResult::Closed;
+  self.executor->post_after(segment.fault_ms, [pipe = pipe_, index = index_, held] {
+    TxSegment later{&held->header, held->pieces.data(), held->pieces.size()};
+    // A closed pipe delivers nothing (deliver checks under the receiver's rx_lock, which the
+    // close takes), so the payload is never read after the sender's link went.
+    TxResult result =
+        pipe->silent.load() ? TxResult::Sent : deliver(*pipe, 1 - index, later);
+    Side& side = pipe->sides[index];
+    std::lock_guard inner(side.mutex);
+    if (result == TxResult::Sent && side.sink != nullptr && !side.closed_notified)
+      side.sink->link_writable();
+  });
+  return TxResult::Blocked;
+}
+
+void LoopbackLink::fall_silent() {
+  {
+    std::lock_guard lock(pipe_->state_mutex);
+    if (pipe_->closed || pipe_->silent.exchange(true)) return;
+  }
+  // Each side whose adapter has link_timeout_ms= notices the silence after that long and aborts
+  // (like TCP_USER_TIMEOUT/keepalive on tcp); without it the link just stays quiet.
+  for (int i = 0; i < 2; ++i) {
+    Side& side = pipe_->sides[i];
+    std::lock_guard lock(side.mutex);
+    if (side.executor == nullptr || side.silence_timeout_ms == 0) continue;
+    side.executor->post_after(side.silence_timeout_ms, [pipe = pipe_, i] {
+      close_pipe(pipe, i, LinkSink::CloseKind::Aborted, LinkSink::CloseKind::Aborted, nullptr);
+    });
+  }
+}
+
+void vanish(const LoopbackTransport* victim) {
+  // Pointers are only compared (the adapter may be closing): every pipe of the victim aborts.
+  std::vector<std::shared_ptr<Pipe>> mine;
+  {
+    std::lock_guard lock(Fabric::get().mutex);
+    for (const auto& weak : Fabric::get().pipes) {
+      std::shared_ptr<Pipe> pipe = weak.lock();
+      if (pipe != nullptr &&
+          (pipe->sides[0].transport == victim || pipe->sides[1].transport == victim))
+        mine.push_back(std::move(pipe));
+    }
+  }
+  for (const auto& pipe : mine) {
+    int own = pipe->sides[0].transport == victim ? 0 : 1;
+    close_pipe(pipe, own, LinkSink::CloseKind::Aborted, LinkSink::CloseKind::Aborted, nullptr);
+  }
 }
 
 }  // namespace
@@ -550,7 +666,17 @@ Status create_loopback_transport(std::map<std::string, std::string>& options, Ex
     if (addresses.empty()) return STATUS_INVALID_PARAMETER;
     options.erase(it);
   }
-  *out = std::make_unique<LoopbackTransport>(executor, std::move(addresses));
+  // link_timeout_ms (as on tcp): how long a silent link (peer.silent, docs/faults.md) goes unnoticed.
+  uint32_t timeout_ms = 0;
+  if (auto t = options.find("link_timeout_ms"); t != options.end()) {
+    char* end = nullptr;
+    unsigned long value = std::strtoul(t->second.c_str(), &end, 10);
+    if (t->second.empty() || *end != '\0' || value == 0 || value > 600000)
+      return STATUS_INVALID_PARAMETER;
+    timeout_ms = static_cast<uint32_t>(value);
+    options.erase(t);
+  }
+  *out = std::make_unique<LoopbackTransport>(executor, std::move(addresses), timeout_ms);
   return STATUS_SUCCESS;
 }
 

@@ -1,8 +1,23 @@
-// One iWARP connection over one TCP socket: the MPA startup of either role (RFC 5044 §7.1,
-// RFC 6581 §5; iwarp.md 1.1-1.4, 4.4, 5.1), then the Link: FPDU transmit with one sendmsg per
-// FPDU (zero copy), FPDU receive with direct placement through the LinkSink, Terminate,
-// graceful and abortive teardown (iwarp.md 1.6-1.10, 3.5, 4.1-4.3). Endpoints live elsewhere.
+// One iWARP connection over one TCP socket: the MPA startup of either role (RFC 5044 section 7.1,
+// RFC 6581), then the Link: FPDU transmit with one sendmsg per FPDU (zero copy), FPDU receive with
+// direct placement through the LinkSink, Terminate, graceful and abortive teardown. Endpoints live
+// in tcp_transport.cpp. One class, its implementation split by concern (README.md has the map):
+//
+//   connection_phase.{h,cpp}  the phase state machine (pure; the only place phase_ changes)
+//   tcp_connection.cpp        construction, start, event plumbing, epoll and timer dispatch
+//   mpa_startup.cpp           the MPA Request/Reply legs of both roles, complete/accept/reject
+//   link_send.cpp             FPDU framing, the transmit queue, sendmsg, link_writable
+//   link_receive.cpp          the receive loop: FpduReader, direct placement, the sink's calls
+//   consumer_poll.cpp         poll_receive on consumers' threads, busy-poll ownership, watchdog
+//   link_teardown.cpp         disconnect, Terminate and drain, abort, close, the receive's ends
+//
+// Locks, in this order: events_mutex_ (ConnectionEvents/LinkSink pointers, held while an event
+// runs) -> rx_mutex_ (the receive state below it; held while the sink is called) -> mutex_
+// (phase, socket, transmit queue, timers) -> the engine's lock. Functions named *_locked require
+// mutex_ (asserted in debug builds, util/lock_assert.h); the receive functions require rx_mutex_.
 #pragma once
+
+#include <sys/socket.h>
 
 #include <array>
 #include <atomic>
@@ -15,9 +30,12 @@
 #include <thread>
 #include <vector>
 
+#include "transport/placement.h"
+#include "transport/tcp/connection_phase.h"
 #include "transport/tcp/progress_engine.h"
 #include "transport/tcp/tcp_transport.h"
 #include "transport/transport.h"
+#include "util/lock_assert.h"
 #include "wire/fpdu.h"
 #include "wire/fpdu_reader.h"
 #include "wire/mpa.h"
@@ -61,12 +79,13 @@ class TcpConnection final : public Connection,
   Status accept(const ConnectionParams& reply, LinkSink* sink) override;
   Status reject(std::span<const std::byte> private_data) override;
   Link* link() override { return this; }
+  wire::Rtr rtr() const override { return rtr_; }
   void cancel() override;
 
   // Link
   size_t max_segment_payload(bool tagged) const override;
   TxResult send(const TxSegment& segment) override;
-  void terminate(const TerminateReason& reason, const SegmentHeader* offending) override;
+  void terminate(const wire::TerminateMessage& message) override;
   void disconnect() override;
   void abort() override;
   bool supports_poll_receive() const override;
@@ -78,20 +97,10 @@ class TcpConnection final : public Connection,
   void on_timer(uint32_t tag) override;
 
  private:
-  // Connection phases (iwarp.md 4.5), guarded by mutex_.
-  enum class Phase : uint8_t {
-    Connecting,        // initiator: TCP handshake in progress
-    AwaitReply,        // initiator: MPA Request sent
-    AwaitComplete,     // initiator: Reply accepted, on_reply posted; waiting for complete()
-    AwaitRequest,      // responder: TCP accepted, waiting for the MPA Request
-    RequestDelivered,  // responder: on_request delivered; waiting for accept()/reject()
-    AwaitRtr,          // responder: Reply sent, waiting for the initiator's first FPDU
-    Established,       // FPDU mode
-    Closing,           // our FIN is queued or sent; waiting for the peer's
-    Draining,          // Terminate or reject Reply sent: discard input until EOF or timeout
-    Closed,
-  };
-  enum class Rtr : uint8_t { None, Write, Read, Send };
+  // Staging for headers and small payloads of the receive path.
+  static constexpr size_t kRxBufferBytes = 16384;
+  // The bounded drain after a Terminate (sent or received) or a cancelled close.
+  static constexpr uint64_t kDrainTimeoutMs = 1000;
   enum TimerTag : uint32_t { kSetupTimer = 1, kDrainTimer = 2, kPollWatchdog = 3 };
 
   // One frame waiting for the socket: an FPDU (length + ULPDU header | payload | pad + CRC) or a
@@ -110,7 +119,16 @@ class TcpConnection final : public Connection,
     bool core_payload = false;  // pieces point at the core's memory (link_writable when out)
   };
 
-  // --- setup legs (progress thread unless noted) ---
+  // --- plumbing (tcp_connection.cpp) ---
+  // The only place phase_ changes: connection_phase.h's transition, logged by name. mutex_ held.
+  // False (phase unchanged, logged): the event is not legal in the current phase.
+  bool advance_locked(PhaseEvent event);
+  void post_events(std::function<void(ConnectionEvents&)> work);
+  void post_link_closed(LinkSink::CloseKind kind, const wire::TerminateMessage* terminate);
+  void arm_timer_locked(uint32_t tag, uint64_t delay_ms);
+  void update_interest_locked();
+
+  // --- MPA startup (mpa_startup.cpp; progress thread unless noted) ---
   void finish_connect();
   void read_reply();
   void read_request();
@@ -124,48 +142,57 @@ class TcpConnection final : public Connection,
   void send_reject_locked(std::span<const std::byte> private_data);
   void setup_peer_gone();
 
-  // --- transmit (any thread; *_locked: mutex_ held) ---
-  size_t encode_segment_head(const SegmentHeader& header, TxFrame* frame) const;
+  // --- transmit (link_send.cpp; any thread; *_locked: mutex_ held) ---
   TxResult queue_control_fpdu_locked(const wire::UlpduHeader& header);
   void queue_owned_locked(std::span<const std::byte> bytes);
   bool write_queue_locked(bool* core_drained);
-  void update_interest_locked();
   void detach_core_payload_locked();
   void flush_tx();  // progress thread: EPOLLOUT
+  // sendmsg flags of an FPDU: with fpdu_eor=1, MSG_EOR ends a TCP record after each FPDU, so
+  // the kernel starts the next FPDU in a new segment instead of appending it to a partly
+  // filled one (RFC 5044 section 8: FPDUs aligned with TCP segments, as far as a sender can).
+  int send_flags() const {
+    return MSG_NOSIGNAL | MSG_DONTWAIT | (context_->options.fpdu_eor ? MSG_EOR : 0);
+  }
+  void call_writable();
+
+  // --- receive (link_receive.cpp; progress thread or a consumer's poll; rx_mutex_ held) ---
+  enum class RxOutcome : uint8_t {
+    None, PeerFin, Lost, Malformed, PeerTerminate, Stopped
+  };
+  enum class RxStep : uint8_t { Again, Stop };
+  void receive();
+  // What a receive loop leaves to do once rx_mutex_ is released.
+  struct RxDone {
+    RxOutcome outcome = RxOutcome::None;
+    bool post_established = false;  // the first FPDU established the connection
+    bool first_fpdu = false;        // our held FPDUs may leave now
+  };
+  // The receive loop; `rx` holds rx_mutex_ and is released on return. polled: called by
+  // poll_receive() on a consumer's thread. after_receive() then acts on the result, without
+  // rx_mutex_ and (for a poller) after the poller has counted itself out: its handlers take
+  // rx_mutex_ (stop_rx), which abort() holds while it waits for the pollers to leave.
+  RxDone receive_locked(std::unique_lock<util::Mutex>& rx, bool polled);
+  void after_receive(const RxDone& done);
+  RxOutcome receive_rounds();                    // feed, place, read until a stop
+  RxStep read_socket(bool* short_read, RxOutcome* outcome);  // one recv (direct or staged)
+  void end_input(RxOutcome outcome);             // rx_end(false) owed, rx_closed_
+  void handle_outcome(RxOutcome outcome);        // rx_mutex_ released
+  bool process_buffered(RxOutcome* outcome);  // false: stop reading
+  bool on_header(const wire::UlpduHeader& header, RxOutcome* outcome);
+  bool place(std::span<const std::byte> payload);
+  bool on_complete(RxOutcome* outcome);
+
+  // --- teardown (link_teardown.cpp) ---
+  void close_now(bool abortive);  // progress thread
+  void stop_rx();  // abort/terminate/cancel from any thread (see rx_mutex_)
+  void drain_input();
   void handle_peer_fin();
   void handle_lost();
   void handle_malformed();
   void handle_peer_terminate();
   void enter_draining_locked(bool drop_unsent);
-  void call_writable();
   void queue_terminate_locked(const wire::TerminateMessage& message);
-
-  // --- receive (progress thread) ---
-  enum class RxOutcome : uint8_t {
-    None, PeerFin, Lost, Malformed, PeerTerminate, Stopped
-  };
-  void receive();
-  // The receive loop; `rx` holds rx_mutex_ and is released before the outcome is handled.
-  // polled: called by poll_receive() on a consumer's thread.
-  void receive_locked(std::unique_lock<std::mutex>& rx, bool polled);
-  bool process_buffered(RxOutcome* outcome);  // false: stop reading
-  bool on_header(const wire::UlpduHeader& header, RxOutcome* outcome);
-  bool place(std::span<const std::byte> payload);
-  bool on_complete(RxOutcome* outcome);
-  bool ensure_span();
-  void drain_input();
-  SegmentHeader to_segment(const wire::UlpduHeader& header) const;
-
-  // --- teardown ---
-  void close_now(bool abortive);  // progress thread
-  void schedule_close(bool abortive);
-  void post_events(std::function<void(ConnectionEvents&)> work);
-  void post_link_closed(LinkSink::CloseKind kind, const TerminateReason* reason,
-                        const SegmentHeader* offending);
-  void arm_timer_locked(uint32_t tag, uint64_t delay_ms);
-  void stop_rx();  // abort/terminate/cancel from any thread (see rx_mutex_)
-  wire::TerminateMessage terminate_message(const TerminateReason& reason,
-                                           const SegmentHeader* offending, bool inside_rx) const;
 
   const std::shared_ptr<TcpContext> context_;
   const bool active_;
@@ -176,18 +203,18 @@ class TcpConnection final : public Connection,
   std::function<void()> release_tuple_;
 
   // Connection state and the transmit queue.
-  mutable std::mutex mutex_;
+  mutable util::Mutex mutex_;
   // max_segment_payload(): the last TCP_MAXSEG read and how many messages asked since.
   static constexpr uint32_t kMssRefreshMessages = 256;
   mutable std::atomic<int> mss_cache_{0};
   mutable std::atomic<uint32_t> mss_calls_{0};
   int fd_ = -1;  // written on the progress thread under mutex_; read by it without the lock
-  Phase phase_;
+  Phase phase_;  // connection_phase.h; changed by advance_locked() only
   uint64_t timer_id_ = 0;
   uint32_t interest_ = 0;  // current epoll interest set
   bool peer_fin_ = false;  // EOF seen (input side done)
-  bool crc_ = true;  // negotiated (RFC 5044 §7.1.2: on iff the Reply has C=1)
-  Rtr rtr_ = Rtr::None;
+  bool crc_ = true;  // negotiated (on iff the Reply has C=1, RFC 5044 section 7.1.2)
+  wire::Rtr rtr_ = wire::Rtr::None;  // fixed before on_reply / the request's delivery
   bool peer_p2p_ = false;
   wire::MpaFrame peer_request_{};   // responder: the Request's flags and IRD/ORD word
   std::deque<TxFrame> tx_queue_;
@@ -197,7 +224,6 @@ class TcpConnection final : public Connection,
   bool fin_sent_ = false;
   bool terminate_sent_ = false;
   bool writable_owed_ = false;  // a core send returned Blocked: link_writable when drained
-  uint32_t out_read_msn_shift_ = 0;  // we sent a Read RTR: our Read Requests start at MSN 2
 
   // Control frames being read (setup).
   std::array<std::byte, wire::kMpaMaxFrameBytes> ctl_buf_{};
@@ -205,9 +231,9 @@ class TcpConnection final : public Connection,
 
   // Receive path. rx_mutex_ is held while the progress thread calls the sink; abort/terminate
   // from other threads take it to wait delivery out; from inside delivery they see delivering_.
-  std::mutex rx_mutex_;
-  // Consumer-driven receive (poll_receive): allowed while established; threads inside it are
-  // counted so close_now() never closes the socket under a poller's recv().
+  util::Mutex rx_mutex_;
+  // Consumer-driven receive (consumer_poll.cpp, poll_receive): allowed while established; threads
+  // inside it are counted so close_now() never closes the socket under a poller's recv().
   std::atomic<bool> rx_pollable_{false};
   std::atomic<uint32_t> rx_pollers_{0};
   void set_pollable(bool on);
@@ -233,23 +259,19 @@ class TcpConnection final : public Connection,
   std::optional<wire::FpduReader> reader_;
   std::vector<std::byte> rx_buf_;
   size_t rx_begin_ = 0, rx_end_ = 0;
-  enum class RxMode : uint8_t { None, Sink, Absorb, PeerTerminate };
+  enum class RxMode : uint8_t { None, Sink, PeerTerminate };
   RxMode rx_mode_ = RxMode::None;
   bool rx_in_segment_ = false;  // rx_begin returned Place/Discard; rx_end is owed
-  bool rx_place_ = false;
-  bool rx_discard_rest_ = false;
-  std::span<std::byte> rx_span_;
-  size_t rx_span_fill_ = 0;
-  size_t rx_left_ = 0;  // payload bytes of this segment not yet placed or dropped
+  bool rx_place_ = false;       // the verdict was Place: payload goes through placement_
+  Placement placement_;         // into the sink's spans (transport/placement.h)
   bool await_first_fpdu_ = false;    // responder: the first FPDU ends AwaitRtr / the hold
-  Rtr rx_rtr_ = Rtr::None;           // the RTR negotiated, as the receive path sees it
   bool rx_post_established_ = false; // the first FPDU ended AwaitRtr: post on_established
-  bool await_rtr_response_ = false;  // initiator: absorb the Read RTR's zero-length response
-  std::atomic<uint32_t> in_read_msn_shift_{0};  // peer's Read RTR consumed its Read MSN 1
-  std::atomic<uint32_t> in_send_msn_shift_{0};  // peer's Send RTR consumed its Send MSN 1
   wire::TerminateMessage peer_terminate_{};
   wire::ReceiveCheck rx_check_{};
   int rx_errno_ = 0;
+  // The error a sendmsg() took from the socket (ETIMEDOUT of TCP_USER_TIMEOUT, a reset): the
+  // receive path then reads EOF, which is a loss, not the peer's graceful close.
+  std::atomic<int> tx_errno_{0};
 
   // Setup events and link_closed, delivered on the executor; cleared by cancel().
   std::recursive_mutex events_mutex_;

@@ -9,11 +9,10 @@
 #include <cerrno>
 #include <map>
 #include <mutex>
-#include <random>
-#include <set>
 
 #include <softndk/ndkpi.h>
 
+#include "transport/endpoint_table.h"
 #include "transport/tcp/socket_util.h"
 #include "transport/tcp/tcp_connection.h"
 #include "util/log.h"
@@ -22,40 +21,26 @@ namespace softndk::transport::tcp {
 namespace {
 
 constexpr int kListenBacklog = 128;
-constexpr uint16_t kEphemeralFirst = 49152;
-constexpr uint16_t kEphemeralLast = 65535;
 
-struct FourTuple {
-  SockAddr local, remote;
-  bool operator<(const FourTuple& o) const {
-    if (local < o.local) return true;
-    if (o.local < local) return false;
-    return remote < o.remote;
-  }
-};
-
-// Endpoints and active connections of every tcp adapter of the process: the kernel lets
-// SO_REUSEADDR sockets share a port, NDK does not (ndkpi.md 4.5.1).
-struct Registry {
-  static Registry& get() {
-    static Registry* registry = new Registry;  // never destroyed: adapters may outlive statics
-    return *registry;
-  }
-  std::mutex mutex;
-  std::map<SockAddr, int> endpoints;  // (reported address, port) -> count
-  std::set<FourTuple> connections;
-
-  bool port_in_use_locked(const SockAddr& address) const {
-    for (const auto& [key, count] : endpoints) {
-      (void)count;
-      if (key.port() != address.port() || key.family() != address.family()) continue;
-      if (key.same_ip(address) || key.is_wildcard() || address.is_wildcard()) return true;
-    }
-    return false;
-  }
-};
+// Every tcp adapter of the process: the kernel lets SO_REUSEADDR sockets share a port, NDK
+// endpoints do not. Never destroyed: adapters may outlive static destruction.
+EndpointTable& endpoint_table() {
+  static EndpointTable* table = new EndpointTable;
+  return *table;
+}
 
 class TcpEndpoint;
+
+// True when `ip` is an address of this host: a socket binds to it (EADDRNOTAVAIL otherwise).
+// A failure for another reason (no sockets left) does not call the address foreign.
+bool is_local_address(const SockAddr& ip) {
+  int fd = ::socket(ip.family(), SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return true;
+  const SockAddr probe = ip.with_port(0);
+  const bool local = ::bind(fd, probe.raw(), probe.length()) == 0 || errno != EADDRNOTAVAIL;
+  ::close(fd);
+  return local;
+}
 
 // The listening socket of a listener endpoint, owned by the engine while it polls it; it holds
 // its endpoint weakly so that the endpoint (and its port) goes when the core lets it go.
@@ -94,10 +79,7 @@ class TcpEndpoint final : public Endpoint, public std::enable_shared_from_this<T
   ~TcpEndpoint() override {
     if (acceptor_ != nullptr) acceptor_->shut();
     if (fd_ >= 0) ::close(fd_);
-    std::lock_guard lock(Registry::get().mutex);
-    auto& endpoints = Registry::get().endpoints;
-    auto it = endpoints.find(address_);
-    if (it != endpoints.end() && --it->second == 0) endpoints.erase(it);
+    endpoint_table().remove_endpoint("", address_);
   }
 
   // Endpoint
@@ -196,31 +178,32 @@ class TcpTransport final : public Transport {
  public:
   explicit TcpTransport(std::shared_ptr<TcpContext> context) : context_(std::move(context)) {
     caps_.name = "tcp";
+    caps_.data_path =
+        "TCP socket (the kernel copies the sender's memory into the socket (sendmsg) and out of "
+        "it into the target memory (recv, through a 16 KiB staging buffer for what is read ahead))";
     caps_.direct_placement = true;
     caps_.in_order_placement = true;
-    // 256 bytes per MPA frame including the IRD/ORD word (iwarp.md 5.3).
+    // 256 bytes of MPA private data (what Linux siw accepts), the RFC 6581 IRD/ORD word included.
     caps_.max_private_data_request = 252;
     caps_.max_private_data_reply = 252;
   }
   ~TcpTransport() override { context_->engine->stop(); }
 
   const Capabilities& capabilities() const override { return caps_; }
-  bool owns_address(const SockAddr& ip) const override { return ip.same_ip(context_->ip); }
+  // An adapter opened on a wildcard (tcp://0.0.0.0, tcp://[::]) has every address of its
+  // family on this host.
+  bool owns_address(const SockAddr& ip) const override {
+    if (!context_->ip.is_wildcard()) return ip.same_ip(context_->ip);
+    return ip.family() == context_->ip.family() && is_local_address(ip);
+  }
 
   Status bind(const SockAddr& local, EndpointUse use, EndpointRef* out) override {
     if (!local.valid()) return STATUS_INVALID_PARAMETER;
     if (local.family() != context_->ip.family()) return STATUS_INVALID_ADDRESS;
     if (!local.is_wildcard() && !owns_address(local)) return STATUS_INVALID_ADDRESS;
     if (local.port() != 0) return bind_port(local, local.port(), use, out);
-    // Port 0: NDK's ephemeral range 49152..65535 (ndkpi.md 4.5.1), whatever the kernel's is.
-    uint32_t span = kEphemeralLast - kEphemeralFirst + 1;
-    uint32_t start = static_cast<uint32_t>(std::random_device{}()) % span;
-    for (uint32_t i = 0; i < span; ++i) {
-      auto port = static_cast<uint16_t>(kEphemeralFirst + (start + i) % span);
-      Status status = bind_port(local, port, use, out);
-      if (status != STATUS_SHARING_VIOLATION) return status;
-    }
-    return STATUS_TOO_MANY_ADDRESSES;
+    return EndpointTable::bind_ephemeral(
+        [&](uint16_t port) { return bind_port(local, port, use, out); });
   }
 
   Status connect(const EndpointRef& local, const SockAddr& remote,
@@ -229,16 +212,10 @@ class TcpTransport final : public Transport {
     auto* endpoint = static_cast<TcpEndpoint*>(local.get());
     if (remote.family() != context_->ip.family()) return STATUS_INVALID_ADDRESS;
     SockAddr local_address = endpoint->bound();
-    FourTuple tuple{local_address, remote};
-    Registry& registry = Registry::get();
-    {
-      std::lock_guard lock(registry.mutex);
-      if (registry.connections.count(tuple) != 0) return STATUS_ADDRESS_ALREADY_EXISTS;
-      registry.connections.insert(tuple);
-    }
-    auto release = [tuple] {
-      std::lock_guard lock(Registry::get().mutex);
-      Registry::get().connections.erase(tuple);
+    if (!endpoint_table().add_connection("", local_address, remote))
+      return STATUS_ADDRESS_ALREADY_EXISTS;
+    auto release = [local_address, remote] {
+      endpoint_table().remove_connection("", local_address, remote);
     };
     int fd = -1;
     if (endpoint->use() == EndpointUse::Shared) {
@@ -269,14 +246,11 @@ class TcpTransport final : public Transport {
  private:
   // Binds a socket to the adapter's IP and `port` and records the endpoint.
   Status bind_port(const SockAddr& local, uint16_t port, EndpointUse use, EndpointRef* out) {
-    // A wildcard means every address of this adapter: its one IP.
-    SockAddr bind_to = context_->ip.with_port(port);
+    // A wildcard means every address of this adapter: its one IP, or every address of the
+    // host for an adapter opened on a wildcard (then a specific address binds to itself).
+    SockAddr bind_to = (context_->ip.is_wildcard() ? local : context_->ip).with_port(port);
     SockAddr reported = local.with_port(port);
-    Registry& registry = Registry::get();
-    {
-      std::lock_guard lock(registry.mutex);
-      if (registry.port_in_use_locked(reported)) return STATUS_SHARING_VIOLATION;
-    }
+    if (endpoint_table().port_in_use("", reported)) return STATUS_SHARING_VIOLATION;
     int fd = make_tcp_socket(bind_to.family(), context_->options.mss);
     if (fd < 0) return status_for_errno(errno);
     if (::bind(fd, bind_to.raw(), bind_to.length()) != 0) {
@@ -284,12 +258,10 @@ class TcpTransport final : public Transport {
       ::close(fd);
       return status_for_errno(error);
     }
-    std::lock_guard lock(registry.mutex);
-    if (registry.port_in_use_locked(reported)) {
+    if (!endpoint_table().add_endpoint("", reported)) {
       ::close(fd);
       return STATUS_SHARING_VIOLATION;
     }
-    ++registry.endpoints[reported];
     *out = std::make_shared<TcpEndpoint>(context_, reported, bind_to, use, fd);
     return STATUS_SUCCESS;
   }
@@ -298,33 +270,17 @@ class TcpTransport final : public Transport {
   Capabilities caps_;
 };
 
-bool parse_flag(const std::string& value, bool* out) {
-  if (value != "0" && value != "1") return false;
-  *out = value == "1";
-  return true;
-}
-
-bool parse_number(const std::string& value, uint64_t min, uint64_t max, uint64_t* out) {
-  if (value.empty() || value.size() > 10) return false;
-  uint64_t v = 0;
-  for (char c : value) {
-    if (c < '0' || c > '9') return false;
-    v = v * 10 + static_cast<uint64_t>(c - '0');
-  }
-  if (v < min || v > max) return false;
-  *out = v;
-  return true;
-}
-
 }  // namespace
 
 Status create_tcp_transport(const std::string& address,
                             std::map<std::string, std::string>& options, Executor* executor,
                             TransportPtr* out) {
   auto context = std::make_shared<TcpContext>();
-  if (!SockAddr::parse(address, &context->ip) || context->ip.is_wildcard() ||
-      context->ip.port() != 0)
+  if (!SockAddr::parse(address, &context->ip) || context->ip.port() != 0)
     return STATUS_INVALID_PARAMETER;
+  // An adapter is a local interface address (or the wildcard: all of them): an address of
+  // another host is refused at open, not at the first listen or connect.
+  if (!context->ip.is_wildcard() && !is_local_address(context->ip)) return STATUS_INVALID_ADDRESS;
   TcpOptions& o = context->options;
   uint64_t v = 0;
   for (auto it = options.begin(); it != options.end();) {
@@ -333,24 +289,29 @@ Status create_tcp_transport(const std::string& address,
     bool ok = true;
     bool consumed = true;
     if (key == "crc") {
-      ok = parse_flag(value, &o.request_crc);
+      ok = parse_option_flag(value, &o.request_crc);
     } else if (key == "poll") {
-      ok = parse_flag(value, &o.poll);
+      ok = parse_option_flag(value, &o.poll);
     } else if (key == "consumer_rx") {
-      ok = parse_flag(value, &o.consumer_receive);
+      ok = parse_option_flag(value, &o.consumer_receive);
     } else if (key == "mpa_rev") {
-      ok = parse_number(value, 1, 2, &v);
+      ok = parse_option_number(value, 1, 2, &v);
       o.mpa_rev = static_cast<uint8_t>(v);
     } else if (key == "link_timeout_ms") {
-      ok = parse_number(value, 1000, 3600000, &v);
+      ok = parse_option_number(value, 1000, 3600000, &v);
       o.link_timeout_ms = static_cast<uint32_t>(v);
     } else if (key == "mss") {
-      ok = parse_number(value, 88, 65535, &v);
+      ok = parse_option_number(value, 88, 65535, &v);
       o.mss = static_cast<uint32_t>(v);
+    } else if (key == "max_fpdu") {
+      ok = parse_option_number(value, 88, 65535, &v);
+      o.max_fpdu = static_cast<uint32_t>(v);
+    } else if (key == "fpdu_eor") {
+      ok = parse_option_flag(value, &o.fpdu_eor);
     } else {
       consumed = false;
       // An adapter option we honour too (not consumed: the adapter applies it).
-      if (key == "connect_timeout_ms" && parse_number(value, 1, 600000, &v))
+      if (key == "connect_timeout_ms" && parse_option_number(value, 1, 600000, &v))
         o.setup_timeout_ms = static_cast<uint32_t>(v);
     }
     if (!ok) return STATUS_INVALID_PARAMETER;

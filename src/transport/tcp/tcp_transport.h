@@ -1,6 +1,7 @@
 // The iWARP-over-TCP transport (adapter URI "tcp://<local IP>", IPv4 or IPv6): MPA v2 connection
-// setup (RFC 5044 §7, RFC 6581), FPDU framing with CRC32c, DDP/RDMAP segments placed straight
-// into target memory, Terminate and teardown (iwarp.md 1-4). One progress thread per adapter.
+// setup (RFC 5044 section 7, RFC 6581), FPDU framing with CRC32c (RFC 5044), DDP/RDMAP segments
+// (RFC 5041, RFC 5040) placed straight into target memory, Terminate and teardown. One progress
+// thread per adapter. README.md in this folder maps the files.
 #pragma once
 
 #include <map>
@@ -11,7 +12,7 @@
 namespace softndk::transport::tcp {
 
 // Adapter-URI options this transport consumes (the rest go to the adapter):
-//   crc=1|0       request MPA CRC (default 1; a peer may still turn it on, RFC 5044 §7.1.2)
+//   crc=1|0       request MPA CRC (default 1; a peer may still turn it on, RFC 5044 section 7.1.2)
 //   poll=0|1      progress thread polls instead of sleeping in epoll_wait (default 0)
 //   consumer_rx=1|0  a consumer that polls an empty CQ receives waiting FPDUs of the CQ's
 //                 connections on its own thread (default 1; 0: only the progress thread does)
@@ -26,7 +27,9 @@ struct TcpOptions {
   bool consumer_receive = true;
   uint8_t mpa_rev = 2;
   uint32_t mss = 0;
-  uint32_t setup_timeout_ms = 10000;  // MPA Reply, Request and RTR waits (iwarp.md 4.4)
+  uint32_t max_fpdu = 0;  // FPDUs sized to at most this EMSS (0: the connection's EMSS)
+  bool fpdu_eor = false;  // MSG_EOR after each FPDU (docs/performance.md: costly)
+  uint32_t setup_timeout_ms = 10000;  // MPA Reply, Request and RTR waits
   uint32_t link_timeout_ms = 30000;
 };
 

@@ -1,4 +1,4 @@
-// CRC32c (ISA-L backed) against spec 1.7 test vectors, chaining across arbitrary splits, and the
+// CRC32c (ISA-L backed) against the CRC32c check values (RFC 3720 B.4), chaining across arbitrary splits, and the
 // LSB-first wire form. Also byte_io big-endian helpers.
 #include "wire/crc32c.h"
 

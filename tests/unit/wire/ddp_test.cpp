@@ -1,4 +1,4 @@
-// DDP/RDMAP headers: spec 8.3-8.8 ULPDU headers byte for byte both ways, spec 4.1 checks 2-6 in
+// DDP/RDMAP headers: the worked-example ULPDU headers (wire_test_util.h) byte for byte both ways, receive checks 2-6 in
 // decode_ulpdu_header, the opcode table, Terminate encoding and its ULPDU-bounded decoding, and a
 // seeded round trip of random headers.
 #include "wire/ddp.h"
@@ -263,7 +263,7 @@ TEST(Ddp, ddp_header_decoder_needs_14_or_18_bytes) {
   }
 }
 
-// ---- spec 4.1 checks 2-6 ----
+// ---- receive checks 2-6 ----
 
 TEST(UlpduChecks, check2_ulpdu_shorter_than_a_ddp_header) {
   const Bytes tagged = ulpdu_of(test::kSpec83WriteRtr);

@@ -1,4 +1,4 @@
-// FpduReader: every spec section 8 FPDU split at every one and two byte boundaries and fed one byte
+// FpduReader: every worked-example FPDU split at every one and two byte boundaries and fed one byte
 // at a time, direct placement, CRC errors (check 1, also ahead of header errors), checks 2-6,
 // the terminal Failed state, and a seeded random stream property test.
 #include "wire/fpdu_reader.h"
@@ -449,7 +449,7 @@ TEST(FpduReader, truncated_stream_is_not_at_a_boundary) {
       ASSERT_NE(ev.kind_, FpduEventKind::Complete);
       if (ev.kind_ == FpduEventKind::NeedMore) break;
     }
-    EXPECT_FALSE(reader.at_fpdu_boundary()) << n;  // EOF here is LLP 0x01 (spec 4.3)
+    EXPECT_FALSE(reader.at_fpdu_boundary()) << n;  // EOF here is LLP 0x01 (RFC 5044 §7.1: an FPDU boundary)
   }
 }
 

@@ -1,4 +1,4 @@
-// FPDU sender framing: spec 1.6 pad table, spec 1.9 MULPDU table, and every spec section 8 FPDU
+// FPDU sender framing: the pad rule (RFC 5044 §4.1), the MULPDU rule (RFC 5044 §5.2), and every worked-example FPDU
 // rebuilt byte for byte from header + payload gather lists (any split) with CRC on and off.
 #include "wire/fpdu.h"
 
@@ -38,7 +38,7 @@ TEST(Fpdu, pad_table_of_spec_1_6) {
   static_assert(fpdu_bytes(14) == 20);  // zero-length Write: minimum meaningful FPDU
   static_assert(fpdu_bytes(46) == 52);
   static_assert(fpdu_bytes(22) == 28 && fpdu_bytes(38) == 44 && fpdu_bytes(42) == 48 &&
-                fpdu_bytes(70) == 76);  // Terminates (spec 3.5)
+                fpdu_bytes(70) == 76);  // Terminates (RFC 5040 §4.8)
 }
 
 TEST(Fpdu, mulpdu_table_of_spec_1_9) {

@@ -1,4 +1,4 @@
-// MPA Request/Reply codec: spec 8.1/8.2 byte for byte both ways, flags and reserved bits, Rev 1/2,
+// MPA Request/Reply codec: the worked-example Request and Reply byte for byte both ways, flags and reserved bits, Rev 1/2,
 // PD_Length limits, the enhanced IRD/ORD word, incremental decoding and a seeded round trip.
 #include "wire/mpa.h"
 

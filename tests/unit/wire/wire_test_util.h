@@ -1,5 +1,5 @@
 // Test-only helpers for the wire codec tests: hex <-> bytes, the byte-exact worked examples of
-// spec section 8 (iwarp.md), and a reference driver that runs an FpduReader over chunked input.
+// the worked examples (built from RFC 5040/5041/5044/6581), and a reference driver that runs an FpduReader over chunked input.
 #pragma once
 
 #include <cstddef>
@@ -58,7 +58,7 @@ inline Bytes from_text(std::string_view text) {
   return out;
 }
 
-// ---- spec section 8, copied byte for byte ----
+// ---- worked examples: whole frames built by hand from the RFC layouts ----
 // 8.1 MPA Request: Rev 2, C|E, A|IRD 16, C|D|ORD 16, private data "hello".
 inline const char* const kSpec81MpaRequest =
     "4d 50 41 20 49 44 20 52 65 71 20 46 72 61 6d 65"
