@@ -123,7 +123,8 @@ void run_server(const std::string& uri, uint64_t count, int control) {
   if (!l.ok()) die("NdkCreateListener", l.status);
   ListenerHandle listener(l.object);
   sockaddr_storage address = adapter.local_address();
-  if (!listen(listener, address).ok() || local_address(listener.get(), &address) != 0)
+  if (!listen(listener, address).ok() ||
+      local_address(listener.get(), &address) != STATUS_SUCCESS)
     die("NdkListen");
   const auto* in = reinterpret_cast<const sockaddr_in*>(&address);
   put(control, {ntohs(in->sin_port), memory.address(), memory.remote_token()});
