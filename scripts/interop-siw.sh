@@ -197,7 +197,7 @@ run_rping_s2c() {  # crc logfile
   timeout 150 "$SOFTNDK" ping --rping --server -u "$(softndk_uri "$1")" -p "$G2H" -s "$SIZE" \
     --timeout 30 >"$2.server" 2>&1 &
   SERVER_PID=$!
-  for _ in $(seq 1 50); do grep -q listening "$2.server" && break; sleep 0.1; done
+  for _ in $(seq 1 50); do grep -qs listening "$2.server" && break; sleep 0.1; done
   guest -t 120 "rping -c -a $HOSTPEER -p $G2H -C $COUNT -v -S $SIZE" >"$2" 2>&1
   local rc=$?
   wait "$SERVER_PID"

@@ -13,7 +13,24 @@ run_suite() {  # name, extra cmake args...
   cmake -S . -B "$dir" -G Ninja -DSOFTNDK_BUILD_BENCH=OFF "$@" >/dev/null
   cmake --build "$dir" -j "$jobs"
   echo "=== test $dir"
-  ctest --test-dir "$dir" --output-on-failure -j "$jobs" --timeout 300 ${CTEST_EXCLUDE:+-E "$CTEST_EXCLUDE"}
+  if ! ctest --test-dir "$dir" --output-on-failure -j "$jobs" --timeout 300 \
+      ${CTEST_EXCLUDE:+-E "$CTEST_EXCLUDE"}; then
+    failure_digest "$dir"
+    return 1
+  fi
+}
+
+# After a failed ctest run: why each test failed, printed last so that a log cut to its head and
+# tail still shows it (gtest failures, sanitizer reports with their first stack).
+failure_digest() {  # build dir
+  local log="$1/Testing/Temporary/LastTest.log"
+  echo "=== failure digest ($1)"
+  cat "$1/Testing/Temporary/LastTestsFailed.log" 2>/dev/null || true
+  [ -f "$log" ] || return 0
+  grep -a -A 4 -E ': Failure$' "$log" | head -n 60 || true
+  grep -a -E '^\[  FAILED  \] .*\)$|^\[  FAILED  \] [^ ]+$' "$log" | sort -u | head -n 30 || true
+  grep -a -m 3 -A 30 -E 'WARNING: ThreadSanitizer|ERROR: (Address|Leak)Sanitizer|runtime error:' "$log" |
+    head -n 90 || true
 }
 
 run_suite default -DCMAKE_BUILD_TYPE=RelWithDebInfo
