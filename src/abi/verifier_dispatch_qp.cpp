@@ -225,60 +225,65 @@ NTSTATUS connect_with_shared_endpoint(NDK_CONNECTOR* pub, NDK_QP* qp,
   return s;
 }
 
+// NdkCompleteConnect and NdkCompleteConnectEx differ only in the disconnect callback's type.
+template <auto Call, typename Event>
+NTSTATUS complete_connect_as(const char* call, NDK_CONNECTOR* pub, Event event,
+                             PVOID event_context, NDK_FN_REQUEST_COMPLETION completion,
+                             PVOID context) {
+  Entry e = enter(pub, NdkObjectTypeConnector, call);
+  if (e.object == nullptr) return e.status;
+  std::string state = connector_state(e.object);
+  NTSTATUS s = (plain().connector->*Call)(pub, event, event_context, completion, context);
+  state_misuse(e, call, s, STATUS_CONNECTION_INVALID, state, kCompleteOnce);
+  return s;
+}
+
 NTSTATUS complete_connect(NDK_CONNECTOR* pub, NDK_FN_DISCONNECT_EVENT_CALLBACK event,
                           PVOID event_context, NDK_FN_REQUEST_COMPLETION completion,
                           PVOID context) {
-  Entry e = enter(pub, NdkObjectTypeConnector, "NdkCompleteConnect");
-  if (e.object == nullptr) return e.status;
-  std::string state = connector_state(e.object);
-  NTSTATUS s =
-      plain().connector->NdkCompleteConnect(pub, event, event_context, completion, context);
-  state_misuse(e, "NdkCompleteConnect", s, STATUS_CONNECTION_INVALID, state, kCompleteOnce);
-  return s;
+  return complete_connect_as<&NDK_CONNECTOR_DISPATCH::NdkCompleteConnect>(
+      "NdkCompleteConnect", pub, event, event_context, completion, context);
 }
 
 NTSTATUS complete_connect_ex(NDK_CONNECTOR* pub, NDK_FN_DISCONNECT_EVENT_CALLBACK_EX event,
                              PVOID event_context, NDK_FN_REQUEST_COMPLETION completion,
                              PVOID context) {
-  Entry e = enter(pub, NdkObjectTypeConnector, "NdkCompleteConnectEx");
+  return complete_connect_as<&NDK_CONNECTOR_DISPATCH::NdkCompleteConnectEx>(
+      "NdkCompleteConnectEx", pub, event, event_context, completion, context);
+}
+
+// NdkAccept and NdkAcceptEx likewise.
+template <auto Call, typename Event>
+NTSTATUS accept_as(const char* call, NDK_CONNECTOR* pub, NDK_QP* qp, ULONG inbound,
+                   ULONG outbound, const PVOID data, ULONG data_length, Event event,
+                   PVOID event_context, NDK_FN_REQUEST_COMPLETION completion, PVOID context) {
+  Entry e = enter(pub, NdkObjectTypeConnector, call);
   if (e.object == nullptr) return e.status;
+  NTSTATUS s = check_argument(e.verifier, qp, NdkObjectTypeQp, call);
+  if (s != STATUS_SUCCESS) return s;
   std::string state = connector_state(e.object);
-  NTSTATUS s =
-      plain().connector->NdkCompleteConnectEx(pub, event, event_context, completion, context);
-  state_misuse(e, "NdkCompleteConnectEx", s, STATUS_CONNECTION_INVALID, state, kCompleteOnce);
+  s = (plain().connector->*Call)(pub, qp, inbound, outbound, data, data_length, event,
+                                 event_context, completion, context);
+  state_misuse(e, call, s, STATUS_INVALID_DEVICE_STATE, state, kAcceptIncoming);
+  qp_in_use(e, call, s);
+  associate(e, s, qp, nullptr);
   return s;
 }
 
 NTSTATUS accept(NDK_CONNECTOR* pub, NDK_QP* qp, ULONG inbound, ULONG outbound, const PVOID data,
                 ULONG data_length, NDK_FN_DISCONNECT_EVENT_CALLBACK event, PVOID event_context,
                 NDK_FN_REQUEST_COMPLETION completion, PVOID context) {
-  Entry e = enter(pub, NdkObjectTypeConnector, "NdkAccept");
-  if (e.object == nullptr) return e.status;
-  NTSTATUS s = check_argument(e.verifier, qp, NdkObjectTypeQp, "NdkAccept");
-  if (s != STATUS_SUCCESS) return s;
-  std::string state = connector_state(e.object);
-  s = plain().connector->NdkAccept(pub, qp, inbound, outbound, data, data_length, event,
-                                   event_context, completion, context);
-  state_misuse(e, "NdkAccept", s, STATUS_INVALID_DEVICE_STATE, state, kAcceptIncoming);
-  qp_in_use(e, "NdkAccept", s);
-  associate(e, s, qp, nullptr);
-  return s;
+  return accept_as<&NDK_CONNECTOR_DISPATCH::NdkAccept>("NdkAccept", pub, qp, inbound, outbound,
+                                                       data, data_length, event, event_context,
+                                                       completion, context);
 }
 
 NTSTATUS accept_ex(NDK_CONNECTOR* pub, NDK_QP* qp, ULONG inbound, ULONG outbound,
                    const PVOID data, ULONG data_length, NDK_FN_DISCONNECT_EVENT_CALLBACK_EX event,
                    PVOID event_context, NDK_FN_REQUEST_COMPLETION completion, PVOID context) {
-  Entry e = enter(pub, NdkObjectTypeConnector, "NdkAcceptEx");
-  if (e.object == nullptr) return e.status;
-  NTSTATUS s = check_argument(e.verifier, qp, NdkObjectTypeQp, "NdkAcceptEx");
-  if (s != STATUS_SUCCESS) return s;
-  std::string state = connector_state(e.object);
-  s = plain().connector->NdkAcceptEx(pub, qp, inbound, outbound, data, data_length, event,
-                                     event_context, completion, context);
-  state_misuse(e, "NdkAcceptEx", s, STATUS_INVALID_DEVICE_STATE, state, kAcceptIncoming);
-  qp_in_use(e, "NdkAcceptEx", s);
-  associate(e, s, qp, nullptr);
-  return s;
+  return accept_as<&NDK_CONNECTOR_DISPATCH::NdkAcceptEx>("NdkAcceptEx", pub, qp, inbound,
+                                                         outbound, data, data_length, event,
+                                                         event_context, completion, context);
 }
 
 NTSTATUS reject(NDK_CONNECTOR* pub, const PVOID data, ULONG data_length) {

@@ -125,6 +125,11 @@ class Qp final : public Object,
   NTSTATUS check_initiator_post(ULONG flags, ULONG allowed_flags);
   NTSTATUS copy_sges(InitiatorWr& wr, const NDK_SGE* sges, ULONG count, ULONG flags,
                      ULONG max_sge, bool allow_inline);
+  // The shared start of a Send, Write or Read: flags and state checked, the next slot filled
+  // with op, flags, context and the SGEs (inline data copied when allowed and asked for).
+  NTSTATUS begin_transfer(InitiatorWr*& wr, WrOp op, void* context, const NDK_SGE* sges,
+                          ULONG count, ULONG flags, ULONG allowed_flags, ULONG max_sge,
+                          bool allow_inline);
   NTSTATUS submit(InitiatorWr& wr);  // publishes the slot and kicks the engine
 
   // The send engine, under the transmit combiner.

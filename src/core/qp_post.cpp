@@ -54,56 +54,59 @@ NTSTATUS Qp::submit(InitiatorWr& wr) {
   return STATUS_SUCCESS;
 }
 
+NTSTATUS Qp::begin_transfer(InitiatorWr*& wr, WrOp op, void* context, const NDK_SGE* sges,
+                            ULONG count, ULONG flags, ULONG allowed_flags, ULONG max_sge,
+                            bool allow_inline) {
+  NTSTATUS s = check_initiator_post(flags, allowed_flags);
+  if (s != STATUS_SUCCESS) return s;
+  InitiatorWr& slot = sq_.next_slot();
+  s = copy_sges(slot, sges, count, allow_inline ? flags : 0, max_sge, allow_inline);
+  if (s != STATUS_SUCCESS) return s;
+  slot.op = op;
+  slot.flags = flags;
+  slot.context = context;
+  wr = &slot;
+  return STATUS_SUCCESS;
+}
+
 NTSTATUS Qp::post_send(void* context, const NDK_SGE* sges, ULONG count, ULONG flags,
                        bool invalidate, uint32_t remote_token) {
   constexpr ULONG kAllowed = NDK_OP_FLAG_SILENT_SUCCESS | NDK_OP_FLAG_READ_FENCE |
                              NDK_OP_FLAG_SEND_AND_SOLICIT_EVENT | NDK_OP_FLAG_INLINE |
                              NDK_OP_FLAG_DEFER;
-  NTSTATUS s = check_initiator_post(flags, kAllowed);
+  InitiatorWr* wr = nullptr;
+  NTSTATUS s = begin_transfer(wr, WrOp::Send, context, sges, count, flags, kAllowed,
+                              initiator_sge_, true);
   if (s != STATUS_SUCCESS) return s;
-  InitiatorWr& wr = sq_.next_slot();
-  s = copy_sges(wr, sges, count, flags, initiator_sge_, true);
-  if (s != STATUS_SUCCESS) return s;
-  wr.op = WrOp::Send;
-  wr.flags = flags;
-  wr.context = context;
-  wr.invalidate_remote = invalidate;
-  wr.remote_token = remote_token;
-  return submit(wr);
+  wr->invalidate_remote = invalidate;
+  wr->remote_token = remote_token;
+  return submit(*wr);
 }
 
 NTSTATUS Qp::post_write(void* context, const NDK_SGE* sges, ULONG count, uint64_t address,
                         uint32_t token, ULONG flags) {
   constexpr ULONG kAllowed = NDK_OP_FLAG_SILENT_SUCCESS | NDK_OP_FLAG_READ_FENCE |
                              NDK_OP_FLAG_INLINE | NDK_OP_FLAG_DEFER;
-  NTSTATUS s = check_initiator_post(flags, kAllowed);
+  InitiatorWr* wr = nullptr;
+  NTSTATUS s = begin_transfer(wr, WrOp::Write, context, sges, count, flags, kAllowed,
+                              initiator_sge_, true);
   if (s != STATUS_SUCCESS) return s;
-  InitiatorWr& wr = sq_.next_slot();
-  s = copy_sges(wr, sges, count, flags, initiator_sge_, true);
-  if (s != STATUS_SUCCESS) return s;
-  wr.op = WrOp::Write;
-  wr.flags = flags;
-  wr.context = context;
-  wr.remote_address = address;
-  wr.remote_token = token;
-  return submit(wr);
+  wr->remote_address = address;
+  wr->remote_token = token;
+  return submit(*wr);
 }
 
 NTSTATUS Qp::post_read(void* context, const NDK_SGE* sges, ULONG count, uint64_t address,
                        uint32_t token, ULONG flags) {
   constexpr ULONG kAllowed = NDK_OP_FLAG_SILENT_SUCCESS | NDK_OP_FLAG_READ_FENCE |
                              NDK_OP_FLAG_RDMA_READ_LOCAL_INVALIDATE | NDK_OP_FLAG_DEFER;
-  NTSTATUS s = check_initiator_post(flags, kAllowed);
+  InitiatorWr* wr = nullptr;
+  NTSTATUS s = begin_transfer(wr, WrOp::Read, context, sges, count, flags, kAllowed,
+                              adapter()->info().MaxReadRequestSge, false);
   if (s != STATUS_SUCCESS) return s;
-  InitiatorWr& wr = sq_.next_slot();
-  s = copy_sges(wr, sges, count, 0, adapter()->info().MaxReadRequestSge, false);
-  if (s != STATUS_SUCCESS) return s;
-  wr.op = WrOp::Read;
-  wr.flags = flags;
-  wr.context = context;
-  wr.remote_address = address;
-  wr.remote_token = token;
-  return submit(wr);
+  wr->remote_address = address;
+  wr->remote_token = token;
+  return submit(*wr);
 }
 
 NTSTATUS Qp::post_bind(void* context, Mr* mr, Mw* mw, uint64_t address, uint64_t length,

@@ -19,34 +19,6 @@ json json_in(const std::string& log) {
   return json::parse(log.substr(first, last - first + 1), nullptr, false);
 }
 
-// Runs `path` (not the softndk program) with `args`, capturing its output.
-Result run_program(const std::string& path, const std::vector<std::string>& args) {
-  const std::string out = temp_path("program_out");
-  const std::string err = temp_path("program_err");
-  std::vector<std::string> storage{path};
-  storage.insert(storage.end(), args.begin(), args.end());
-  std::vector<char*> argv;
-  for (std::string& a : storage) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 1, out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-  posix_spawn_file_actions_addopen(&actions, 2, err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-  pid_t pid = 0;
-  Result run;
-  if (posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ) == 0) {
-    int status = 0;
-    waitpid(pid, &status, 0);
-    run.status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  }
-  posix_spawn_file_actions_destroy(&actions);
-  run.out = read_file(out);
-  run.err = read_file(err);
-  std::remove(out.c_str());
-  std::remove(err.c_str());
-  return run;
-}
-
 bool ipv6_loopback_available() {
   int fd = socket(AF_INET6, SOCK_STREAM, 0);
   if (fd < 0) return false;

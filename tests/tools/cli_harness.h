@@ -53,12 +53,12 @@ inline std::string temp_path(const std::string& name) {
          std::to_string(getpid()) + "_" + name;
 }
 
-// Runs the softndk program with `args`, stdout and stderr captured, stdin empty.
-inline Result softndk(const std::vector<std::string>& args) {
+// Runs the program at `path` with `args`, stdout and stderr captured, stdin empty.
+inline Result run_program(const std::string& path, const std::vector<std::string>& args) {
   static int counter = 0;
   const std::string out = temp_path("out" + std::to_string(counter));
   const std::string err = temp_path("err" + std::to_string(counter++));
-  std::vector<std::string> argv_storage{SOFTNDK_CLI_PATH};
+  std::vector<std::string> argv_storage{path};
   argv_storage.insert(argv_storage.end(), args.begin(), args.end());
   std::vector<char*> argv;
   for (std::string& a : argv_storage) argv.push_back(a.data());
@@ -81,6 +81,11 @@ inline Result softndk(const std::vector<std::string>& args) {
   std::remove(out.c_str());
   std::remove(err.c_str());
   return run;
+}
+
+// Runs the softndk program with `args` (see run_program).
+inline Result softndk(const std::vector<std::string>& args) {
+  return run_program(SOFTNDK_CLI_PATH, args);
 }
 
 inline bool contains(const std::string& text, const std::string& part) {
