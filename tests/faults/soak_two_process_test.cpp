@@ -11,6 +11,7 @@
 // CI runs 40 schedules; SOFTNDK_FAULT_SOAK_TCP=N runs N (the long soak: 1000).
 // SOFTNDK_FAULT_SOAK_SEED=N replays the schedule of seed N alone.
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -210,8 +211,12 @@ class Child {
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0) return false;
     std::fflush(stdout);
     std::fflush(stderr);
+    const pid_t parent = getpid();
     pid_ = fork();
     if (pid_ == 0) {
+      // Not even a killed test leaves its child behind.
+      prctl(PR_SET_PDEATHSIG, SIGKILL);
+      if (getppid() != parent) _exit(4);
       ::close(fds[0]);
       child_main(seed, sabotage, fds[1]);
     }
