@@ -8,7 +8,8 @@
 // counts and violations over a socket pair; every wait is bounded, and a child that hangs, dies
 // or fails is a failure naming the seed (the child is killed and reaped on every path).
 //
-// CI runs 40 schedules; SOFTNDK_FAULT_SOAK_TCP=N runs N (the long soak: 1000).
+// CI runs 30 schedules (under ThreadSanitizer 37 s beside the other fault soaks);
+// SOFTNDK_FAULT_SOAK_TCP=N runs N (the long soak: 1000).
 // SOFTNDK_FAULT_SOAK_SEED=N replays the schedule of seed N alone.
 #include <signal.h>
 #include <sys/prctl.h>
@@ -288,7 +289,8 @@ class TwoProcessSoak {
 bool TwoProcessSoak::expect(char expected) {
   char tag = 0;
   if (!channel_->receive(&tag, 1, bound_)) {
-    ADD_FAILURE() << "the child sent nothing within the bound (waiting for '" << expected << "')";
+    ADD_FAILURE() << "the child sent nothing (the channel ended, or the bound passed) while "
+                     "waiting for '" << expected << "'";
     return false;
   }
   if (tag == expected) return true;
@@ -300,7 +302,7 @@ bool TwoProcessSoak::expect(char expected) {
 bool TwoProcessSoak::read_report() {
   Report report;
   if (!channel_->receive(&report, sizeof report, bound_)) {
-    ADD_FAILURE() << "the child sent no report within the bound";
+    ADD_FAILURE() << "the child's report was cut short";
     return false;
   }
   std::string text(report.text_bytes, '\0');
@@ -336,11 +338,11 @@ void TwoProcessSoak::run() {
     if (channel_->receive(&tag, 1, 3 * bound_) && tag == kReport) {
       read_report();
     } else {
-      ADD_FAILURE() << "the child sent no report within the bound";
+      ADD_FAILURE() << "the child sent no report (the channel ended, or the bound passed)";
     }
   }
   // A child that reported exits at once; one that did not is dead (reaped here) or hangs.
-  int status = child_.wait_exit(reported_ ? bound_ : std::chrono::milliseconds(500));
+  int status = child_.wait_exit(bound_);
   if (status == -1) child_.kill_and_reap();
   if (!reported_ || status != 0)
     ADD_FAILURE() << "the child " << describe_exit(status);
@@ -389,7 +391,7 @@ void TwoProcessSoak::run_active() {
 }
 
 TEST(FaultSoak, tcp_two_process_schedules_complete_every_request_exactly_once) {
-  uint64_t schedules = env_count("SOFTNDK_FAULT_SOAK_TCP", 40);
+  uint64_t schedules = env_count("SOFTNDK_FAULT_SOAK_TCP", 30);
   uint64_t first_seed = 2000001;
   if (const char* only = std::getenv("SOFTNDK_FAULT_SOAK_SEED"); only != nullptr && *only) {
     first_seed = std::strtoull(only, nullptr, 10);
@@ -470,7 +472,7 @@ TEST(FaultSoakHarness, a_child_that_hangs_is_killed_and_fails_the_schedule) {
   std::vector<std::string> failures = failures_of(Sabotage::hang, std::chrono::seconds(1));
   EXPECT_LT(std::chrono::steady_clock::now() - start, kTimeout + std::chrono::seconds(5))
       << "the schedule outlived its bounds";
-  EXPECT_TRUE(one_says(failures, "the child sent nothing within the bound (waiting for 'R')"));
+  EXPECT_TRUE(one_says(failures, "while waiting for 'R'"));
   EXPECT_TRUE(one_says(failures, "the child did not exit within the bound (killed)"));
   EXPECT_TRUE(one_says(failures, kReplay));
 }
