@@ -1,6 +1,10 @@
 // Implementation of fault_support.h.
 #include "fault_support.h"
 
+#include <poll.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstdlib>
 #include <sstream>
 
@@ -36,6 +40,24 @@ SOFTNDK_ADAPTER_COUNTERS counters(NDK_ADAPTER* adapter) {
   if (status == STATUS_SUCCESS) return ::testing::AssertionSuccess();
   return ::testing::AssertionFailure() << "SoftNdkSetFaultPlan(\"" << (plan ? plan : "(null)")
                                        << "\"): " << status_name(status);
+}
+
+bool read_within(int fd, void* out, size_t bytes, std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  auto* p = static_cast<char*>(out);
+  while (bytes != 0) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return false;
+    pollfd pfd{fd, POLLIN, 0};
+    if (poll(&pfd, 1, static_cast<int>(left.count())) <= 0) continue;
+    ssize_t n = read(fd, p, bytes);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    p += n;
+    bytes -= static_cast<size_t>(n);
+  }
+  return true;
 }
 
 void FaultPairTest::TearDown() {

@@ -8,6 +8,7 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -32,6 +33,10 @@ SOFTNDK_ADAPTER_COUNTERS counters(NDK_ADAPTER* adapter);
 inline uint64_t faults_injected(NDK_ADAPTER* adapter) { return counters(adapter).FaultsInjected; }
 // SoftNdkSetFaultPlan, a failure unless it succeeds.
 ::testing::AssertionResult set_plan(NDK_ADAPTER* adapter, const char* plan, uint64_t seed = 1);
+
+// Reads exactly `bytes` from the pipe or socket `fd` within `timeout`; false on a timeout, an
+// error or the end of the stream (the tests with a peer process).
+bool read_within(int fd, void* out, size_t bytes, std::chrono::milliseconds timeout);
 
 // The ProviderErrorCode of a completion charged with a Terminate (docs/architecture.md:
 // 0x01LLTTCC, the Terminate's layer, error type and code; RFC 5040 7.1, RFC 5041 7.2, RFC

@@ -4,7 +4,6 @@
 // error; the survivor gets its disconnect event and closes everything. A stopped peer's kernel
 // still acknowledges and answers keepalives, so the survivor notices only through
 // link_timeout_ms (TCP_USER_TIMEOUT) once the peer's receive window is full.
-#include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -26,23 +25,6 @@ struct PeerInfo {
   uint64_t address = 0;
   uint32_t token = 0;
 };
-
-bool read_all(int fd, void* out, size_t bytes, std::chrono::milliseconds timeout) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  auto* p = static_cast<char*>(out);
-  while (bytes != 0) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-        deadline - std::chrono::steady_clock::now());
-    if (left.count() <= 0) return false;
-    pollfd pfd{fd, POLLIN, 0};
-    if (poll(&pfd, 1, static_cast<int>(left.count())) <= 0) continue;
-    ssize_t n = read(fd, p, bytes);
-    if (n <= 0) return false;
-    p += n;
-    bytes -= static_cast<size_t>(n);
-  }
-  return true;
-}
 
 // The peer process: listens, accepts one connection on a QP with receives posted and a 1 MiB
 // buffer readable by the survivor, reports (port, buffer, token), then waits to be killed.
@@ -93,7 +75,7 @@ class PeerDeathTest : public ::testing::Test {
     }
     close(fds[1]);
     pipe_ = fds[0];
-    ASSERT_TRUE(read_all(pipe_, &peer_, sizeof peer_, kTimeout)) << "the peer did not start";
+    ASSERT_TRUE(read_within(pipe_, &peer_, sizeof peer_, kTimeout)) << "the peer did not start";
   }
   void TearDown() override {
     if (child_ > 0) {
@@ -159,7 +141,7 @@ void PeerDeathTest::survive(const std::string& uri, int writes, const std::funct
   ASSERT_TRUE(s == STATUS_SUCCESS || s == STATUS_PENDING);
   ASSERT_NT(STATUS_SUCCESS, complete.finish(ndkxx::Wait{kTimeout}).status);
   char ready = 0;
-  ASSERT_TRUE(read_all(pipe_, &ready, 1, kTimeout)) << "the peer did not accept";
+  ASSERT_TRUE(read_within(pipe_, &ready, 1, kTimeout)) << "the peer did not accept";
 
   ASSERT_EQ(0, kill(child_, SIGSTOP));
   ASSERT_TRUE(stopped()) << "the peer did not stop";
