@@ -53,8 +53,10 @@ inline constexpr uint32_t kDefaultTxDepth = 128;
 enum class Test { Send, Write, Read };
 const char* test_name(Test test);  // "send", "write", "read"
 // 56-byte destination exchanges between the zero sync after the test connection and the data
-// phase (perftest 6.06, one QP): send 4, write and read 3.
-int dest_rounds(Test test);
+// phase (perftest 6.06, one QP): bandwidth send 4, write and read 3; latency (`lat`) 4.
+int dest_rounds(Test test, bool lat = false);
+// Destination exchanges after the data phase of a latency test: write 0, send and read 1.
+int lat_syncs_after(Test test);
 
 // perftest's `struct pingpong_dest`.
 struct Dest {
@@ -97,6 +99,15 @@ struct Report {
 std::string report_header();
 std::string report_line(const Report& report);
 
+// perftest's latency numbers (print_report_lat), in microseconds.
+struct LatencyReport {
+  uint64_t size = 0;
+  uint64_t iterations = 0;
+  double t_min = 0, t_max = 0, t_typical = 0, t_avg = 0, t_stdev = 0, p99 = 0, p999 = 0;
+};
+std::string latency_header();
+std::string latency_line(const LatencyReport& report);
+
 struct ClientOptions {
   std::string uri;
   SocketAddress server;
@@ -110,6 +121,8 @@ struct ClientOptions {
 };
 // One test against a perftest server: returns the client's numbers, or throws Error.
 Report run_client(const ClientOptions& options);
+// One latency test (ib_write_lat, ib_send_lat, ib_read_lat) against a perftest server.
+LatencyReport run_latency_client(const ClientOptions& options);
 
 struct ServerOptions {
   std::string uri;
@@ -123,6 +136,9 @@ struct ServerOptions {
 // Serves one perftest client (one test); returns the numbers it reports: the client's for
 // write/read (as perftest's server prints them), its own for send. Throws Error.
 Report run_server(const ServerOptions& options);
+// Serves one perftest latency client; returns this side's numbers (read: none, perftest's
+// read_lat server only syncs).
+LatencyReport run_latency_server(const ServerOptions& options);
 
 }  // namespace perftest
 }  // namespace softndk::cli

@@ -38,7 +38,12 @@ const char* test_name(Test test) {
   return "?";
 }
 
-int dest_rounds(Test test) { return test == Test::Send ? 4 : 3; }
+int dest_rounds(Test test, bool lat) {
+  if (lat) return 4;
+  return test == Test::Send ? 4 : 3;
+}
+
+int lat_syncs_after(Test test) { return test == Test::Write ? 0 : 1; }
 
 DestMessage encode(const Dest& d) {
   DestMessage m{};
@@ -119,6 +124,21 @@ std::string report_line(const Report& r) {
   std::snprintf(line, sizeof line, " %-10" PRIu64 " %-10" PRIu64 "       %-10.2f         %-10.2f"
                 "           %-.6f",
                 r.size, r.iterations, r.peak_mb_s, r.average_mb_s, r.message_rate_mpps);
+  return line;
+}
+
+std::string latency_header() {
+  return " #bytes #iterations    t_min[usec]    t_max[usec]  t_typical[usec]    t_avg[usec]    "
+         "t_stdev[usec]   99% percentile[usec]   99.9% percentile[usec]";
+}
+
+std::string latency_line(const LatencyReport& r) {
+  char line[200];
+  std::snprintf(line, sizeof line,
+                " %-7" PRIu64 " %-10" PRIu64 "   %-7.2f        %-7.2f      %-7.2f          %-7.2f"
+                "        %-7.2f         %-7.2f                %-7.2f",
+                r.size, r.iterations, r.t_min, r.t_max, r.t_typical, r.t_avg, r.t_stdev, r.p99,
+                r.p999);
   return line;
 }
 
