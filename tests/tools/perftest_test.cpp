@@ -16,6 +16,7 @@
 #include "ndk.h"
 #include "ndkxx/adapter.h"
 #include "perftest.h"
+#include "perftest_lat.h"
 
 namespace {
 
@@ -107,6 +108,13 @@ TEST(PerftestCodec, DestRoundsAsCaptured) {
   EXPECT_EQ(perftest::dest_rounds(perftest::Test::Send), 4);
   EXPECT_EQ(perftest::dest_rounds(perftest::Test::Write), 3);
   EXPECT_EQ(perftest::dest_rounds(perftest::Test::Read), 3);
+  // The latency tests (ib_*_lat -R -n 5 -s 64, captured): 4 rounds, then write 0 syncs, send
+  // and read 1.
+  for (perftest::Test t : {perftest::Test::Send, perftest::Test::Write, perftest::Test::Read})
+    EXPECT_EQ(perftest::dest_rounds(t, true), 4) << perftest::test_name(t);
+  EXPECT_EQ(perftest::lat_syncs_after(perftest::Test::Write), 0);
+  EXPECT_EQ(perftest::lat_syncs_after(perftest::Test::Send), 1);
+  EXPECT_EQ(perftest::lat_syncs_after(perftest::Test::Read), 1);
 }
 
 bool tcp_available() {
@@ -218,6 +226,108 @@ INSTANTIATE_TEST_SUITE_P(
       return std::string(p.param.uri == "loopback" ? "loopback_" : "tcp_") +
              perftest::test_name(p.param.test);
     });
+
+struct LatencyOutcome {
+  perftest::LatencyReport server;
+  perftest::LatencyReport client;
+  std::string server_error;
+  std::string client_error;
+};
+
+LatencyOutcome latency_client_against_server(const std::string& uri, perftest::Test test,
+                                             uint64_t size, uint64_t iterations) {
+  set_wait_timeout(std::chrono::seconds(10));
+  LatencyOutcome run;
+  std::promise<SocketAddress> listening;
+  std::future<SocketAddress> address = listening.get_future();
+  std::thread server([&] {
+    perftest::ServerOptions s;
+    s.uri = uri;
+    s.test = test;
+    s.port = 0;
+    s.size = size;
+    s.iterations = iterations;
+    s.accept_timeout_s = 10;
+    s.on_listening = [&](const SocketAddress& a) { listening.set_value(a); };
+    try {
+      run.server = perftest::run_latency_server(s);
+    } catch (const std::exception& e) {
+      run.server_error = e.what();
+      try {
+        listening.set_exception(std::current_exception());
+      } catch (const std::future_error&) {
+      }
+    }
+  });
+  if (address.wait_for(std::chrono::seconds(10)) != std::future_status::ready) {
+    server.join();
+    ADD_FAILURE() << "the server did not listen: " << run.server_error;
+    return run;
+  }
+  try {
+    perftest::ClientOptions c;
+    c.uri = uri;
+    c.server = address.get();
+    c.test = test;
+    c.size = size;
+    c.iterations = iterations;
+    run.client = perftest::run_latency_client(c);
+  } catch (const std::exception& e) {
+    run.client_error = e.what();
+  }
+  server.join();
+  return run;
+}
+
+class PerftestLatency : public PerftestRun {};
+
+TEST_P(PerftestLatency, ClientAgainstServer) {
+  const Case& c = GetParam();
+  const uint64_t iterations = 300, size = 64;
+  const LatencyOutcome run = latency_client_against_server(c.uri, c.test, size, iterations);
+  ASSERT_EQ(run.client_error, "");
+  ASSERT_EQ(run.server_error, "");
+  // The posts of every iteration were timed: iterations - 1 gaps, the top 2 left out.
+  EXPECT_EQ(run.client.size, size);
+  EXPECT_EQ(run.client.iterations, iterations);
+  EXPECT_GT(run.client.t_min, 0);
+  EXPECT_LE(run.client.t_min, run.client.t_typical);
+  EXPECT_LE(run.client.t_typical, run.client.p99);
+  EXPECT_LE(run.client.p99, run.client.p999);
+  EXPECT_LE(run.client.p999, run.client.t_max);
+  EXPECT_GE(run.client.t_avg, run.client.t_min);
+  // Write and send are ping-pongs: the server times its own posts; read's server only syncs.
+  EXPECT_EQ(run.server.iterations, c.test == perftest::Test::Read ? 0u : iterations);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Tests, PerftestLatency,
+    ::testing::Values(Case{"tcp://127.0.0.1", perftest::Test::Send},
+                      Case{"tcp://127.0.0.1", perftest::Test::Write},
+                      Case{"tcp://127.0.0.1", perftest::Test::Read},
+                      Case{"loopback", perftest::Test::Send},
+                      Case{"loopback", perftest::Test::Write},
+                      Case{"loopback", perftest::Test::Read}),
+    [](const ::testing::TestParamInfo<Case>& p) {
+      return std::string(p.param.uri == "loopback" ? "loopback_" : "tcp_") +
+             perftest::test_name(p.param.test);
+    });
+
+TEST(PerftestLatencyStats, AsPerftestComputesThem) {
+  // Posts 0, 10, 30, 60, 100, 150 us apart by 10, 20, 30, 40, 50: halved 5..25, top 2 left out.
+  const auto t0 = std::chrono::steady_clock::time_point{};
+  std::vector<std::chrono::steady_clock::time_point> posts;
+  for (int us : {0, 10, 30, 60, 100, 150}) posts.push_back(t0 + std::chrono::microseconds(us));
+  const perftest::LatencyReport r = perftest::latency_of(8, posts, true);
+  EXPECT_EQ(r.iterations, 6u);
+  EXPECT_DOUBLE_EQ(r.t_min, 5);
+  EXPECT_DOUBLE_EQ(r.t_max, 15);
+  EXPECT_DOUBLE_EQ(r.t_typical, 10);
+  EXPECT_DOUBLE_EQ(r.t_avg, 10);
+  const perftest::LatencyReport read = perftest::latency_of(8, posts, false);
+  EXPECT_DOUBLE_EQ(read.t_min, 10);
+  EXPECT_DOUBLE_EQ(read.t_max, 30);
+}
 
 TEST(PerftestServer, NoClientIsAnErrorNotAHang) {
   const Outcome run = client_against_server("loopback", perftest::Test::Write, 64, 10, false);
