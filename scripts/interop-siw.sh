@@ -7,6 +7,8 @@
 #   rping-s2c   rping -c -v (guest)                -> softndk ping --rping --server (host)
 #   pt-T-c2s    softndk perf --perftest -o T (host) -> ib_T_bw -R (guest), T = send write read
 #   pt-T-s2c    ib_T_bw -R (guest)                 -> softndk perf --perftest --server -o T (host)
+#   pt-Tlat-c2s, pt-Tlat-s2c  the same with ib_T_lat and -m lat (pt-writelat-s2c needs a siw
+#               that sends an RTR, the p2p variants: see docs/interop.md)
 # Each run is captured on the host's loopback (the slirp side of the guest's connections) and
 # checked with tshark: MPA Request and Reply decoded, FPDUs decoded, every CRC good when the MPA
 # Reply says CRC is in use, nothing malformed; the guest's kernel log must show no siw CRC error and no oops.
@@ -20,7 +22,8 @@
 #   --variants "LIST"    siw variants (default "stock crc stock-fixed crc-fixed")
 #   --crc "LIST"         softndk CRC settings, on and/or off (default "on off")
 #   --tests "LIST"       rping-c2s rping-s2c pt-send-c2s pt-send-s2c pt-write-c2s pt-write-s2c
-#                        pt-read-c2s pt-read-s2c (default all)
+#                        pt-read-c2s pt-read-s2c (default all those), pt-sendlat-c2s
+#                        pt-sendlat-s2c pt-writelat-c2s pt-writelat-s2c pt-readlat-c2s pt-readlat-s2c
 #   --pt-iters N         perftest iterations, -n (default 200)
 #   --pt-size BYTES      perftest message size, -s (default 65536)
 #   --count N            pings per run (default 20)
@@ -228,35 +231,47 @@ run_rping_s2c() {  # crc logfile
   return 0
 }
 
+# perftest's tool and softndk's mode for a test word: send -> ib_send_bw / bw, sendlat ->
+# ib_send_lat / lat.
+pt_tool() { case "$1" in *lat) echo "ib_${1%lat}_lat" ;; *) echo "ib_$1_bw" ;; esac; }
+pt_mode() { case "$1" in *lat) echo "-m lat -o ${1%lat}" ;; *) echo "-m bw -o $1" ;; esac; }
+
 run_pt_c2s() {  # test crc logfile
-  guest -t 30 "pkill -x ib_$1_bw; rm -f /tmp/srv.log" >/dev/null 2>&1
-  guest -t 30 --bg srv "ib_$1_bw -d siw0 -R -p 18515 -n $PT_ITERS -s $PT_SIZE" >/dev/null || return 1
-  guest -t 40 "siwvm-wait-listen 18515 30" >/dev/null || { echo "ib_$1_bw did not listen"; return 1; }
-  SOFTNDK_PERFTEST_COMPLETE_DELAY_MS="$COMPLETE_DELAY" timeout 150 "$SOFTNDK" perf --perftest -o "$1" \
+  local tool
+  tool="$(pt_tool "$1")"
+  guest -t 30 "pkill -x $tool; rm -f /tmp/srv.log" >/dev/null 2>&1
+  guest -t 30 --bg srv "$tool -d siw0 -R -p 18515 -n $PT_ITERS -s $PT_SIZE" >/dev/null || return 1
+  guest -t 40 "siwvm-wait-listen 18515 30" >/dev/null || { echo "$tool did not listen"; return 1; }
+  # shellcheck disable=SC2046
+  SOFTNDK_PERFTEST_COMPLETE_DELAY_MS="$COMPLETE_DELAY" timeout 150 "$SOFTNDK" perf --perftest $(pt_mode "$1") \
     -u "$(softndk_uri "$2")" -n "$PT_ITERS" -s "$PT_SIZE" --timeout 60 "127.0.0.1:$H2P" >"$3" 2>&1
   local rc=$?
   sleep 2
   guest -t 30 'cat /tmp/srv.log' >>"$3" 2>&1
   [ $rc = 0 ] || { echo "softndk exit $rc: $(tail -n 1 "$3")"; return 1; }
   # Result lines (size, iterations, then the numbers): softndk's and the guest server's.
-  [ "$(grep -cE "^ *$PT_SIZE +$PT_ITERS +[0-9.]+ +[0-9.]+" "$3")" -ge 2 ] ||
+  # ib_read_lat's server prints no numbers.
+  [ "$(grep -cE "^ *$PT_SIZE +$PT_ITERS +[0-9.]+ +[0-9.]+" "$3")" -ge "$([ "$1" = readlat ] && echo 1 || echo 2)" ] ||
     { echo "not both ends printed a result line"; return 1; }
   return 0
 }
 
 run_pt_s2c() {  # test crc logfile
-  timeout 180 "$SOFTNDK" perf --perftest --server -o "$1" -u "$(softndk_uri "$2")" -p "$G2H" \
+  local tool
+  tool="$(pt_tool "$1")"
+  # shellcheck disable=SC2046
+  timeout 180 "$SOFTNDK" perf --perftest --server $(pt_mode "$1") -u "$(softndk_uri "$2")" -p "$G2H" \
     -n "$PT_ITERS" -s "$PT_SIZE" --timeout 60 >"$3.server" 2>&1 &
   SERVER_PID=$!
   for _ in $(seq 1 50); do grep -qs listening "$3.server" && break; sleep 0.1; done
-  guest -t 170 "ib_$1_bw -d siw0 -R -p $G2H -n $PT_ITERS -s $PT_SIZE $HOSTPEER" >"$3" 2>&1
+  guest -t 170 "$tool -d siw0 -R -p $G2H -n $PT_ITERS -s $PT_SIZE $HOSTPEER" >"$3" 2>&1
   local rc=$?
   wait "$SERVER_PID"
   local src=$?
   SERVER_PID=""
   cat "$3.server" >>"$3"
-  [ $rc = 0 ] || { echo "ib_$1_bw exit $rc: $(tail -n 2 "$3" | tr '\n' ' ')"; return 1; }
-  [ "$(grep -cE "^ *$PT_SIZE +$PT_ITERS +[0-9.]+ +[0-9.]+" "$3")" -ge 2 ] ||
+  [ $rc = 0 ] || { echo "$tool exit $rc: $(tail -n 2 "$3" | tr '\n' ' ')"; return 1; }
+  [ "$(grep -cE "^ *$PT_SIZE +$PT_ITERS +[0-9.]+ +[0-9.]+" "$3")" -ge "$([ "$1" = readlat ] && echo 1 || echo 2)" ] ||
     { echo "not both ends printed a result line"; return 1; }
   [ $src = 0 ] || { echo "softndk server exit $src: $(tail -n 1 "$3.server")"; return 1; }
   return 0
@@ -285,8 +300,8 @@ for variant in $VARIANTS; do
       case "$t" in
         rping-c2s) why="$(run_rping_c2s "$crc" "$base.log")" ;;
         rping-s2c) why="$(run_rping_s2c "$crc" "$base.log")" ;;
-        pt-send-c2s|pt-write-c2s|pt-read-c2s) why="$(run_pt_c2s "$(cut -d- -f2 <<<"$t")" "$crc" "$base.log")" ;;
-        pt-send-s2c|pt-write-s2c|pt-read-s2c) why="$(run_pt_s2c "$(cut -d- -f2 <<<"$t")" "$crc" "$base.log")" ;;
+        pt-*-c2s) why="$(run_pt_c2s "$(cut -d- -f2 <<<"$t")" "$crc" "$base.log")" ;;
+        pt-*-s2c) why="$(run_pt_s2c "$(cut -d- -f2 <<<"$t")" "$crc" "$base.log")" ;;
         *) why="unknown test" ;;
       esac
       rc=$?
