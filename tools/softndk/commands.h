@@ -62,6 +62,7 @@ struct PerfOptions {
   bool json = false;
   bool progress = false;
   std::string plot;
+  bool perftest = false;  // perftest's exchange (perftest.h) instead of softndk's
 };
 int run_perf(const PerfOptions& options);
 

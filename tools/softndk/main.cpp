@@ -239,6 +239,11 @@ int main(int argc, char** argv) {
   perf_cmd->add_option("--plot", perf.plot,
                        "draw bandwidth and latency against size into FILE.svg or FILE.png "
                        "(gnuplot)");
+  perf_cmd->add_flag("--perftest", perf.perftest,
+                     "speak perftest's exchange (ib_send_bw, ib_write_bw, ib_read_bw with -R; "
+                     "-m lat: ib_*_lat): client of a perftest server, or with --server the "
+                     "server of a perftest client; one --op, one --size, --iters (default "
+                     "1000), port default 18515");
 
   // ---- chaos
   ChaosOptions chaos;

@@ -12,6 +12,7 @@
 #include "commands.h"
 #include "measure.h"
 #include "options.h"
+#include "perftest.h"
 #include "plot.h"
 #include "report.h"
 #include "server.h"
@@ -166,6 +167,7 @@ int run_server(const std::string& uri, std::optional<uint16_t> port, const std::
 }
 
 int run_perf(const PerfOptions& o) {
+  if (o.perftest) return run_perftest(o);
   const Plan plan = plan_of(o);
   set_wait_timeout(std::chrono::duration_cast<Clock::duration>(
       std::chrono::duration<double>(o.timeout_s)));

@@ -9,7 +9,7 @@ _softndk_common_opts="-h --help -u --uri --server -p --port --timeout -e --event
 _softndk_info_opts="-h --help -u --uri --json --profiles"
 _softndk_ping_opts="$_softndk_common_opts -c --count -i --interval -s --size --rping"
 _softndk_perf_opts="$_softndk_common_opts -o --op -m --mode -s --size -a --all -n --iters
-  -D --duration -q --qps -t --depth -I --inline -S --sge --crc -Q --cq-mod --progress --plot"
+  -D --duration -q --qps -t --depth -I --inline -S --sge --crc -Q --cq-mod --progress --plot --perftest"
 _softndk_chaos_opts="-h --help -u --uri --faults --seed -n --schedules --ops --timeout --json"
 # Options that take a value (the next word is that value, not an option or a subcommand).
 _softndk_value_opts="-u --uri -p --port --timeout -c --count -i --interval -s --size -o --op
